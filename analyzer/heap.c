@@ -1,0 +1,175 @@
+/* Heap analysis (see heap.h for the data model). */
+#include "heap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+
+struct ps_heap *ps_heap_new(void)
+{
+    struct ps_heap *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->live_cap = 1024;
+    h->live = calloc(h->live_cap, sizeof *h->live);
+    if (!h->live) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void ps_heap_free(struct ps_heap *h)
+{
+    if (!h)
+        return;
+    free(h->live);
+    free(h->sites);
+    free(h);
+}
+
+static inline uint64_t slot_of(uint64_t addr, uint64_t cap)
+{
+    uint64_t x = addr * 0x9e3779b97f4a7c15ull;
+    return (x ^ (x >> 29)) & (cap - 1);
+}
+
+static int grow(struct ps_heap *h)
+{
+    uint64_t cap = h->live_cap * 2;
+    struct ps_block *n = calloc(cap, sizeof *n);
+    if (!n)
+        return PS_ENOMEM;
+    for (uint64_t i = 0; i < h->live_cap; i++) {
+        if (!h->live[i].addr)
+            continue;
+        uint64_t s = slot_of(h->live[i].addr, cap);
+        while (n[s].addr)
+            s = (s + 1) & (cap - 1);
+        n[s] = h->live[i];
+    }
+    free(h->live);
+    h->live = n;
+    h->live_cap = cap;
+    return 0;
+}
+
+static struct ps_block *find(struct ps_heap *h, uint64_t addr)
+{
+    uint64_t s = slot_of(addr, h->live_cap);
+    while (h->live[s].addr) {
+        if (h->live[s].addr == addr)
+            return &h->live[s];
+        s = (s + 1) & (h->live_cap - 1);
+    }
+    return NULL;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void erase(struct ps_heap *h, struct ps_block *b)
+{
+    uint64_t mask = h->live_cap - 1;
+    uint64_t i = (uint64_t)(b - h->live);
+    uint64_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (!h->live[j].addr)
+            break;
+        uint64_t k = slot_of(h->live[j].addr, h->live_cap);
+        /* can the entry at j move to i? only if its home k is not in (i, j] */
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            h->live[i] = h->live[j];
+            i = j;
+        }
+    }
+    h->live[i].addr = 0;
+}
+
+static struct ps_site *site(struct ps_heap *h, uint32_t stack)
+{
+    if (stack >= h->nsites) {
+        uint64_t n = h->nsites ? h->nsites : 256;
+        while (n <= stack)
+            n *= 2;
+        struct ps_site *s = realloc(h->sites, n * sizeof *s);
+        if (!s)
+            return NULL;
+        memset(s + h->nsites, 0, (n - h->nsites) * sizeof *s);
+        h->sites = s;
+        h->nsites = n;
+    }
+    return &h->sites[stack];
+}
+
+static void drop(struct ps_heap *h, struct ps_block *b)
+{
+    h->heap_bytes -= b->size;
+    h->heap_blocks--;
+    erase(h, b);
+}
+
+void ps_heap_event(void *ctx, const struct ps_event *ev)
+{
+    struct ps_heap *h = ctx;
+    if (h->error)
+        return;
+    if (ev->kind == PS_EV_FREE) {
+        struct ps_block *b = find(h, ev->addr);
+        if (b)
+            drop(h, b);
+        else if (!ev->realloc)
+            h->unknown_frees++;
+        if (!ev->realloc && b)
+            h->frees++;
+        return;
+    }
+    if (ev->kind != PS_EV_ALLOC)
+        return;
+    struct ps_block *old = find(h, ev->addr);
+    if (old) {
+        h->reused_live++;
+        drop(h, old);
+    }
+    if ((h->heap_blocks + 1) * 4 > h->live_cap * 3 && grow(h)) {
+        h->error = PS_ENOMEM;
+        return;
+    }
+    uint64_t s = slot_of(ev->addr, h->live_cap);
+    while (h->live[s].addr)
+        s = (s + 1) & (h->live_cap - 1);
+    h->live[s] = (struct ps_block){ev->addr, ev->size, ev->stack};
+    h->heap_bytes += ev->size;
+    h->heap_blocks++;
+    if (ev->realloc)
+        h->reallocations++;
+    else
+        h->allocations++;
+    h->total_allocated += ev->size;
+    if (h->heap_bytes > h->peak_bytes) {
+        h->peak_bytes = h->heap_bytes;
+        h->peak_tick = ev->tick;
+    }
+    struct ps_site *st = site(h, ev->stack);
+    if (!st) {
+        h->error = PS_ENOMEM;
+        return;
+    }
+    st->alloc_count++;
+    st->alloc_bytes += ev->size;
+}
+
+void ps_heap_finish(struct ps_heap *h)
+{
+    for (uint64_t i = 0; i < h->live_cap; i++) {
+        if (!h->live[i].addr)
+            continue;
+        struct ps_site *st = site(h, h->live[i].stack);
+        if (!st) {
+            h->error = PS_ENOMEM;
+            return;
+        }
+        st->live_blocks++;
+        st->live_bytes += h->live[i].size;
+    }
+}

@@ -1,0 +1,53 @@
+/* Heap analysis: matches allocations with frees and keeps, per stack,
+ * what was allocated and what is still live.
+ *
+ * Data model: a hash map of live blocks (address -> size, stack id) and
+ * an array of sites indexed by stack id.  Memory is proportional to live
+ * blocks and unique stacks, never to the number of events.
+ *
+ * Counting follows glibc: realloc(NULL, n) is an allocation, realloc(p, 0)
+ * a free (the shim records both as such), any other realloc a
+ * reallocation; a block carries the stack of its last realloc.
+ * total_allocated_bytes adds the size of every allocation and the new
+ * size of every reallocation.
+ */
+#ifndef PERFSHIM_HEAP_H
+#define PERFSHIM_HEAP_H
+
+#include <stdint.h>
+
+#include "trace.h"
+
+struct ps_site {
+    uint64_t alloc_count, alloc_bytes;  /* allocations and reallocations made here */
+    uint64_t live_blocks, live_bytes;   /* still live at the end */
+};
+
+struct ps_block {
+    uint64_t addr;     /* 0 = empty slot */
+    uint64_t size;
+    uint32_t stack;
+};
+
+struct ps_heap {
+    uint64_t allocations, frees, reallocations;
+    uint64_t total_allocated;
+    uint64_t heap_bytes, heap_blocks;
+    uint64_t peak_bytes, peak_tick;
+    uint64_t unknown_frees;     /* frees of blocks allocated before tracing began */
+    uint64_t reused_live;       /* allocations at an address still live: a free we never saw */
+    struct ps_block *live;      /* open addressing, power-of-two capacity */
+    uint64_t live_cap;
+    struct ps_site *sites;      /* by stack id */
+    uint64_t nsites;
+    int error;
+};
+
+struct ps_heap *ps_heap_new(void);
+void ps_heap_free(struct ps_heap *h);
+/* The sink for ps_trace_read. */
+void ps_heap_event(void *ctx, const struct ps_event *ev);
+/* Fill sites[].live_* from the live map; call once after reading. */
+void ps_heap_finish(struct ps_heap *h);
+
+#endif

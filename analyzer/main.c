@@ -1,0 +1,232 @@
+/* perfshim: the command-line tool.  Subcommands parse their flags here and
+ * call the pipeline; only main() turns an error into one line on stderr and
+ * exit status 2. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "flame.h"
+#include "perfshim/options.h"
+#include "report.h"
+
+int ps_cmd_record(int argc, char **argv);
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: perfshim <command> [options]\n"
+            "\n"
+            "  record   [-o TEMPLATE] [--] CMD ARGS...   run CMD with the shim, write its trace\n"
+            "  report   [--format text|json|markdown] [-o FILE] TRACE...\n"
+            "  flame    --type alloc|leak [--format folded] [-o FILE] TRACE\n"
+            "\n"
+            "or without the wrapper:  LD_PRELOAD=/abs/path/libperfshim.so CMD ARGS...\n"
+            "\n"
+            "environment (the shim reads these; defaults in brackets):\n");
+#define PS__X(name, def, help) fprintf(out, "  PERFSHIM_%-12s %s [%s]\n", #name, help, def);
+    PS_OPTIONS(PS__X)
+#undef PS__X
+    fprintf(out, "\ndocs: docs/usage.md, docs/trace-format.md, docs/report-schema.md\n");
+}
+
+/* Output goes to a temporary file renamed over FILE only on success, so a
+ * failed run never destroys what FILE held. */
+struct output {
+    FILE *f;
+    const char *path;
+    char *tmp;
+};
+
+static int output_open(struct output *o, const char *path)
+{
+    o->path = path;
+    o->tmp = NULL;
+    if (!path || strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t n = strlen(path) + 32;
+    o->tmp = malloc(n);
+    if (!o->tmp)
+        return PS_ENOMEM;
+    snprintf(o->tmp, n, "%s.tmp.%d", path, (int)getpid());
+    o->f = fopen(o->tmp, "wx");
+    if (!o->f) {
+        int e = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        return ps_error_set(PS_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
+
+static int output_close(struct output *o, int rc)
+{
+    if (o->f == stdout) {
+        if (fflush(stdout) != 0 && !rc)
+            rc = ps_error_set(PS_EIO, "cannot write to standard output: %s", strerror(errno));
+        return rc;
+    }
+    if (fclose(o->f) != 0 && !rc)
+        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    if (!rc && rename(o->tmp, o->path) != 0)
+        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    if (rc)
+        unlink(o->tmp);
+    free(o->tmp);
+    return rc;
+}
+
+static void print_sym_warnings(struct ps_symbolizer *sym)
+{
+    const char *const *w = ps_sym_warnings(sym);
+    for (; w && *w; w++)
+        fprintf(stderr, "perfshim: warning: %s\n", *w);
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    const char *format = "text", *outpath = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0) {
+            if (++i >= argc)
+                return ps_error_set(PS_EUSAGE, "report: --format needs a value (text, json, markdown)");
+            format = argv[i];
+        } else if (strncmp(argv[i], "--format=", 9) == 0) {
+            format = argv[i] + 9;
+        } else if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            if (++i >= argc)
+                return ps_error_set(PS_EUSAGE, "report: -o needs a file name");
+            outpath = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return ps_error_set(PS_EUSAGE, "report: unknown option '%s'", argv[i]);
+        } else {
+            break;
+        }
+    }
+    int (*writer)(FILE *, struct ps_report **, size_t);
+    if (strcmp(format, "text") == 0)
+        writer = ps_write_text;
+    else if (strcmp(format, "json") == 0)
+        writer = ps_write_json;
+    else if (strcmp(format, "markdown") == 0 || strcmp(format, "md") == 0)
+        writer = ps_write_markdown;
+    else
+        return ps_error_set(PS_EUSAGE, "report: unknown format '%s' (text, json, markdown)", format);
+    if (i >= argc)
+        return ps_error_set(PS_EUSAGE, "report: no trace file given");
+    size_t n = (size_t)(argc - i);
+    struct ps_report **reps = calloc(n, sizeof *reps);
+    struct ps_symbolizer *sym = NULL;
+    int rc = reps ? ps_sym_new(&sym) : PS_ENOMEM;
+    for (size_t k = 0; !rc && k < n; k++)
+        rc = ps_report_build(argv[i + (int)k], sym, &reps[k]);
+    if (!rc) {
+        print_sym_warnings(sym);
+        struct output o;
+        rc = output_open(&o, outpath);
+        if (!rc)
+            rc = output_close(&o, writer(o.f, reps, n));
+    }
+    for (size_t k = 0; reps && k < n; k++)
+        ps_report_free(reps[k]);
+    free(reps);
+    ps_sym_free(sym);
+    return rc;
+}
+
+static int cmd_flame(int argc, char **argv)
+{
+    const char *type = NULL, *format = "folded", *outpath = NULL, *trace = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "--type") == 0 || strcmp(argv[i], "-t") == 0) && i + 1 < argc)
+            type = argv[++i];
+        else if (strncmp(argv[i], "--type=", 7) == 0)
+            type = argv[i] + 7;
+        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            format = argv[++i];
+        else if (strncmp(argv[i], "--format=", 9) == 0)
+            format = argv[i] + 9;
+        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            outpath = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1])
+            return ps_error_set(PS_EUSAGE, "flame: unknown or incomplete option '%s'", argv[i]);
+        else if (!trace)
+            trace = argv[i];
+        else
+            return ps_error_set(PS_EUSAGE, "flame: one trace at a time ('%s' is extra)", argv[i]);
+    }
+    if (!type)
+        return ps_error_set(PS_EUSAGE, "flame: --type is required (alloc, leak)");
+    enum ps_flame_type ft;
+    if (strcmp(type, "alloc") == 0)
+        ft = PS_FLAME_ALLOC;
+    else if (strcmp(type, "leak") == 0)
+        ft = PS_FLAME_LEAK;
+    else if (strcmp(type, "cpu") == 0 || strcmp(type, "offcpu") == 0)
+        return ps_error_set(PS_EUSAGE, "flame: --type %s needs CPU/off-CPU samples, which this "
+                                       "version of perfshim does not record yet", type);
+    else
+        return ps_error_set(PS_EUSAGE, "flame: unknown type '%s' (alloc, leak)", type);
+    if (strcmp(format, "folded") != 0)
+        return ps_error_set(PS_EUSAGE, "flame: unknown or unsupported format '%s' (folded)", format);
+    if (!trace)
+        return ps_error_set(PS_EUSAGE, "flame: no trace file given");
+    struct ps_symbolizer *sym = NULL;
+    struct ps_report *r = NULL;
+    int rc = ps_sym_new(&sym);
+    if (!rc)
+        rc = ps_report_build(trace, sym, &r);
+    if (!rc) {
+        print_sym_warnings(sym);
+        struct output o;
+        rc = output_open(&o, outpath);
+        if (!rc)
+            rc = output_close(&o, ps_flame_folded(o.f, r, ft));
+    }
+    ps_report_free(r);
+    ps_sym_free(sym);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    } else if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("perfshim %s (trace format %d)\n", PERFSHIM_VERSION, PS_TRACE_VERSION);
+        return 0;
+    } else if (strcmp(cmd, "report") == 0) {
+        rc = cmd_report(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "flame") == 0) {
+        rc = cmd_flame(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "record") == 0) {
+        rc = ps_cmd_record(argc - 1, argv + 1);
+        if (rc >= 0)
+            return rc; /* the target's own status */
+    } else if (strcmp(cmd, "timeline") == 0 || strcmp(cmd, "diff") == 0 ||
+               strcmp(cmd, "check") == 0 || strcmp(cmd, "soak") == 0) {
+        rc = ps_error_set(PS_EUSAGE, "'%s' is not available in this version of perfshim", cmd);
+    } else {
+        rc = ps_error_set(PS_EUSAGE, "unknown command '%s' (see perfshim --help)", cmd);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "perfshim: %s\n", ps_error_detail(rc));
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,342 @@
+/* Reading a trace file record by record (the format is in
+ * include/perfshim/trace_format.h and docs/trace-format.md).
+ *
+ * The reader validates what it reads and refuses what it does not
+ * understand; the one thing it forgives is a file that ends inside a record
+ * (a killed process): everything before is used and end.truncated is set.
+ * CHUNK payloads go to the merge stage, which decodes them per thread; a
+ * ROUND lets it deliver everything up to the previous ROUND's tick.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "merge.h"
+
+/* No record is larger than a per-thread buffer (64 MiB at most) plus its
+ * header; anything claiming more is corruption, not a reason to allocate. */
+#define MAX_RECORD (64u * 1024 * 1024 + 64)
+
+struct rd {
+    FILE *f;
+    const char *path;
+    uint64_t off;
+    uint8_t *buf;
+    size_t cap;
+};
+
+/* 1: got it; 0: clean end of file; -1: file ends inside. */
+static int read_exact(struct rd *r, void *dst, size_t n)
+{
+    size_t got = fread(dst, 1, n, r->f);
+    r->off += got;
+    if (got == n)
+        return 1;
+    return got == 0 ? 0 : -1;
+}
+
+static int read_varint(struct rd *r, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        int c = fgetc(r->f);
+        if (c == EOF)
+            return -1;
+        r->off++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 1;
+        }
+    }
+    return -2;
+}
+
+static char *dup_bytes(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t n;
+    if (ps_get_uv(p, end, &n) || n > (uint64_t)(end - *p))
+        return NULL;
+    char *s = strndup((const char *)*p, n);
+    *p += n;
+    return s;
+}
+
+static int parse_process(struct ps_trace *t, const uint8_t *p, const uint8_t *end, uint64_t off)
+{
+    struct ps_process *pr = &t->proc;
+    uint64_t clock, argc;
+    if (ps_get_uv(&p, end, &pr->pid) || ps_get_uv(&p, end, &pr->ppid) ||
+        ps_get_uv(&p, end, &clock) || ps_get_uv(&p, end, &pr->hz) ||
+        ps_get_uv(&p, end, &pr->start_tick) || ps_get_uv(&p, end, &pr->start_mono_ns) ||
+        ps_get_uv(&p, end, &pr->start_unix_ns))
+        goto bad;
+    if (clock > PS_CLOCK_TSC || pr->hz == 0)
+        goto bad;
+    pr->clock_kind = (int)clock;
+    if (!(pr->version = dup_bytes(&p, end)) || !(pr->exe = dup_bytes(&p, end)))
+        goto bad;
+    if (ps_get_uv(&p, end, &argc) || argc > (uint64_t)(end - p))
+        goto bad;
+    pr->argv = calloc(argc + 1, sizeof *pr->argv);
+    if (!pr->argv)
+        return PS_ENOMEM;
+    for (uint64_t i = 0; i < argc; i++) {
+        if (!(pr->argv[i] = dup_bytes(&p, end)))
+            goto bad;
+        pr->argc++;
+    }
+    return 0;
+bad:
+    return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt process record at offset %llu",
+                        t->path, (unsigned long long)off);
+}
+
+static int add_sync(struct ps_trace *t, uint64_t tick, uint64_t mono)
+{
+    if (t->nsyncs == t->syncs_cap) {
+        size_t cap = t->syncs_cap ? t->syncs_cap * 2 : 64;
+        uint64_t(*s)[2] = realloc(t->syncs, cap * sizeof *s);
+        if (!s)
+            return PS_ENOMEM;
+        t->syncs = s;
+        t->syncs_cap = cap;
+    }
+    t->syncs[t->nsyncs][0] = tick;
+    t->syncs[t->nsyncs][1] = mono;
+    t->nsyncs++;
+    return 0;
+}
+
+static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
+{
+    uint64_t prev_round = 0;
+    bool have_process = false;
+    for (;;) {
+        uint64_t rec_off = r->off;
+        uint8_t kind;
+        int got = read_exact(r, &kind, 1);
+        if (got == 0)
+            return 0;
+        uint64_t len = 0;
+        int vr = read_varint(r, &len);
+        if (vr == -1) {
+            t->end.truncated = true;
+            return 0;
+        }
+        if (kind == 0 || kind >= PS_REC_MAX_ || vr < 0 || len > MAX_RECORD)
+            return ps_error_set(PS_ECORRUPT,
+                                "cannot read trace '%s': corrupt record at offset %llu (kind %u)",
+                                t->path, (unsigned long long)rec_off, kind);
+        if (len > r->cap) {
+            size_t cap = r->cap ? r->cap : 65536;
+            while (cap < len)
+                cap *= 2;
+            uint8_t *b = realloc(r->buf, cap);
+            if (!b)
+                return PS_ENOMEM;
+            r->buf = b;
+            r->cap = cap;
+        }
+        if (len && read_exact(r, r->buf, len) != 1) {
+            t->end.truncated = true;
+            return 0;
+        }
+        const uint8_t *p = r->buf, *end = r->buf + len;
+        if (!have_process && kind != PS_REC_PROCESS)
+            return ps_error_set(PS_ECORRUPT,
+                                "cannot read trace '%s': corrupt: first record is not a process record",
+                                t->path);
+        int rc = 0;
+        switch (kind) {
+        case PS_REC_PROCESS:
+            if (have_process)
+                return ps_error_set(PS_ECORRUPT,
+                                    "cannot read trace '%s': corrupt: second process record at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            rc = parse_process(t, p, end, rec_off);
+            if (!rc)
+                rc = add_sync(t, t->proc.start_tick, t->proc.start_mono_ns);
+            have_process = true;
+            break;
+        case PS_REC_CHUNK: {
+            uint64_t serial;
+            if (ps_get_uv(&p, end, &serial))
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt chunk at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            rc = ps_merge_chunk(m, (uint32_t)serial, p, (size_t)(end - p), rec_off);
+            break;
+        }
+        case PS_REC_ROUND: {
+            uint64_t tick, mono, unix_ns;
+            if (ps_get_uv(&p, end, &tick) || ps_get_uv(&p, end, &mono) ||
+                ps_get_uv(&p, end, &unix_ns))
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt round at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            rc = add_sync(t, tick, mono);
+            if (!rc)
+                rc = ps_merge_release(m, prev_round);
+            prev_round = tick;
+            break;
+        }
+        case PS_REC_END: {
+            uint64_t k, code, tick, mono;
+            if (ps_get_uv(&p, end, &k) || ps_get_uv(&p, end, &code) || ps_get_uv(&p, end, &tick) ||
+                ps_get_uv(&p, end, &mono) || k > PS_EXIT_EXEC)
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt end record at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            t->end.has_end = true;
+            t->end.kind = (int)k;
+            t->end.code = (int)code;
+            t->end.end_tick = tick;
+            rc = add_sync(t, tick, mono);
+            break;
+        }
+        case PS_REC_EXIT_SIGNAL: {
+            uint64_t sig;
+            if (ps_get_uv(&p, end, &sig) || sig > 128)
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt signal record at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            t->end.signal = (int)sig;
+            break;
+        }
+        }
+        if (rc)
+            return rc;
+    }
+}
+
+int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace **out)
+{
+    *out = NULL;
+    struct ps_trace *t = calloc(1, sizeof *t);
+    if (!t)
+        return PS_ENOMEM;
+    t->path = strdup(path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        ps_trace_free(t);
+        return ps_error_set(e == ENOENT ? PS_ENOTFOUND : PS_EIO, "cannot open trace '%s': %s", path,
+                            strerror(e));
+    }
+    struct rd r = {.f = f, .path = path};
+    uint8_t hdr[PS_TRACE_HEADER_LEN];
+    size_t got = fread(hdr, 1, sizeof hdr, f);
+    r.off = got;
+    int rc = 0;
+    if (got == 0 && ferror(f))
+        rc = ps_error_set(PS_EIO, "cannot read trace '%s': %s", path, strerror(errno));
+    else if (got == 0)
+        rc = ps_error_set(PS_EEMPTY, "cannot read trace '%s': the file is empty", path);
+    else if (memcmp(hdr, PS_TRACE_MAGIC, got < PS_TRACE_MAGIC_LEN ? got : PS_TRACE_MAGIC_LEN) != 0)
+        rc = ps_error_set(PS_ENOTTRACE, "cannot read trace '%s': not a perfshim trace", path);
+    else if (got < sizeof hdr)
+        rc = ps_error_set(PS_ECORRUPT, "cannot read trace '%s': truncated header (%zu of %d bytes)",
+                          path, got, PS_TRACE_HEADER_LEN);
+    else if (ps_get_u32le(hdr + 8) != PS_TRACE_VERSION)
+        rc = ps_error_set(PS_EVERSION,
+                          "cannot read trace '%s': trace format version %u, this perfshim reads version %d",
+                          path, ps_get_u32le(hdr + 8), PS_TRACE_VERSION);
+    struct ps_merge *m = NULL;
+    if (!rc) {
+        m = ps_merge_new(t, fn, ctx);
+        if (!m)
+            rc = PS_ENOMEM;
+    }
+    if (!rc)
+        rc = read_records(&r, t, m);
+    if (!rc && ferror(f))
+        rc = ps_error_set(PS_EIO, "cannot read trace '%s': %s", path, strerror(errno));
+    if (!rc)
+        rc = ps_merge_release(m, UINT64_MAX);
+    if (!rc && !t->proc.exe)
+        rc = ps_error_set(PS_ECORRUPT, "cannot read trace '%s': truncated before its process record", path);
+    ps_merge_free(m);
+    free(r.buf);
+    fclose(f);
+    if (rc) {
+        ps_trace_free(t);
+        return rc;
+    }
+    if (!t->end.has_end && t->last_tick > t->end.end_tick)
+        t->end.end_tick = t->last_tick;
+    if (t->end.end_tick < t->proc.start_tick)
+        t->end.end_tick = t->proc.start_tick;
+    *out = t;
+    return 0;
+}
+
+void ps_trace_free(struct ps_trace *t)
+{
+    if (!t)
+        return;
+    free(t->path);
+    free(t->proc.version);
+    free(t->proc.exe);
+    for (size_t i = 0; i < t->proc.argc; i++)
+        free(t->proc.argv[i]);
+    free(t->proc.argv);
+    for (size_t i = 0; i < t->nstacks; i++)
+        free(t->stacks[i].ips);
+    free(t->stacks);
+    for (size_t i = 0; i < t->nmodules; i++) {
+        free((char *)t->modules[i].m.path);
+        free(t->modules[i].build_id_buf);
+    }
+    free(t->modules);
+    free(t->syncs);
+    free(t->end.exec_path);
+    free(t);
+}
+
+/* ---- time ----------------------------------------------------------------- */
+
+double ps_trace_seconds(const struct ps_trace *t, uint64_t tick)
+{
+    if (tick <= t->proc.start_tick)
+        return 0;
+    double hz = (double)t->proc.hz;
+    if (t->proc.clock_kind == PS_CLOCK_TSC && t->nsyncs >= 2) {
+        /* the rate over the whole run, from the first and last sync points */
+        uint64_t (*s)[2] = t->syncs;
+        size_t last = t->nsyncs - 1;
+        if (s[last][0] > s[0][0] + 1000000 && s[last][1] > s[0][1])
+            hz = (double)(s[last][0] - s[0][0]) * 1e9 / (double)(s[last][1] - s[0][1]);
+    }
+    return (double)(tick - t->proc.start_tick) / hz;
+}
+
+const struct ps_module *ps_trace_module_at(const struct ps_trace *t, uint64_t address, uint64_t tick)
+{
+    const struct ps_module *fallback = NULL;
+    for (size_t i = t->nmodules; i-- > 0;) {
+        const struct ps_module_rec *r = &t->modules[i];
+        if (address < r->m.lo || address >= r->m.hi)
+            continue;
+        if (r->load_tick <= tick && tick <= r->unload_tick)
+            return &r->m;
+        if (!fallback)
+            fallback = &r->m;
+    }
+    return fallback;
+}
+
+const char *ps_trace_exit_string(const struct ps_trace *t, char *buf, size_t size)
+{
+    if (t->end.signal)
+        snprintf(buf, size, "signal %d", t->end.signal);
+    else if (t->end.has_end && t->end.kind == PS_EXIT_EXITED)
+        snprintf(buf, size, "exited %d", t->end.code);
+    else if (t->end.has_end && t->end.kind == PS_EXIT_SIGNALED)
+        snprintf(buf, size, "signal %d", t->end.code);
+    else if (t->end.exec_seen)
+        snprintf(buf, size, "exec");
+    else
+        snprintf(buf, size, "unknown");
+    return buf;
+}

@@ -1,0 +1,178 @@
+/* Building the report model: read -> heap analysis -> leaks grouped by
+ * stack -> symbolized frames. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+static int leak_cmp(const void *a, const void *b)
+{
+    const struct ps_leak *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    if (x->blocks != y->blocks)
+        return x->blocks < y->blocks ? 1 : -1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static bool is_shim_module(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    return strncmp(base, "libperfshim.so", 14) == 0;
+}
+
+int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **frames, size_t *n)
+{
+    *frames = NULL;
+    *n = 0;
+    const struct ps_trace *t = r->t;
+    if (id == PS_STACK_NONE || id >= t->nstacks || t->stacks[id].depth == 0) {
+        struct ps_frame *f = calloc(1, sizeof *f);
+        if (!f)
+            return PS_ENOMEM;
+        f->function = id == PS_STACK_NONE ? "[no stack: allocated before perfshim started]"
+                                          : "[stack not in trace: it was cut short]";
+        f->module = "";
+        *frames = f;
+        *n = 1;
+        return 0;
+    }
+    const struct ps_stack *st = &t->stacks[id];
+    size_t cap = st->depth * 2 + 4, used = 0;
+    struct ps_frame *out = malloc(cap * sizeof *out);
+    if (!out)
+        return PS_ENOMEM;
+    for (uint32_t i = 0; i < st->depth; i++) {
+        uint64_t ip = st->ips[i];
+        const struct ps_module *m = ps_trace_module_at(t, ip, st->tick);
+        const struct ps_frame *fr = NULL;
+        size_t nfr = 0;
+        struct ps_frame unknown = {.address = ip, .module = "", .function = "??"};
+        if (m) {
+            if (is_shim_module(m->path))
+                continue;
+            if (ps_sym_resolve(r->sym, m, ip, true, &fr, &nfr) < 0 || nfr == 0) {
+                unknown.module = m->path;
+                fr = &unknown;
+                nfr = 1;
+            }
+        } else {
+            fr = &unknown;
+            nfr = 1;
+        }
+        if (used + nfr > cap) {
+            cap = (used + nfr) * 2;
+            struct ps_frame *g = realloc(out, cap * sizeof *g);
+            if (!g) {
+                free(out);
+                return PS_ENOMEM;
+            }
+            out = g;
+        }
+        for (size_t k = 0; k < nfr; k++) {
+            out[used] = fr[k];
+            out[used].address = ip;
+            used++;
+        }
+    }
+    *frames = out;
+    *n = used;
+    return 0;
+}
+
+int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_report **out)
+{
+    *out = NULL;
+    struct ps_report *r = calloc(1, sizeof *r);
+    if (!r)
+        return PS_ENOMEM;
+    r->sym = sym;
+    r->h = ps_heap_new();
+    if (!r->h) {
+        free(r);
+        return PS_ENOMEM;
+    }
+    int rc = ps_trace_read(path, ps_heap_event, r->h, &r->t);
+    if (!rc && r->h->error)
+        rc = r->h->error;
+    if (!rc) {
+        ps_heap_finish(r->h);
+        rc = r->h->error;
+    }
+    if (rc) {
+        ps_report_free(r);
+        return rc;
+    }
+    struct ps_trace *t = r->t;
+    if (t->end.truncated)
+        fprintf(stderr, "perfshim: warning: trace '%s' ends inside a record (the process was "
+                        "killed?); reporting the %llu events before it\n",
+                path, (unsigned long long)t->events);
+    ps_trace_exit_string(t, r->exit, sizeof r->exit);
+    r->duration_s = ps_trace_seconds(t, t->end.end_tick);
+    r->peak_s = ps_trace_seconds(t, r->h->peak_tick);
+
+    struct ps_heap *h = r->h;
+    size_t n = 0;
+    for (uint64_t i = 0; i < h->nsites; i++)
+        n += h->sites[i].live_blocks > 0;
+    r->leaks = calloc(n ? n : 1, sizeof *r->leaks);
+    if (!r->leaks) {
+        ps_report_free(r);
+        return PS_ENOMEM;
+    }
+    for (uint64_t i = 0; i < h->nsites; i++) {
+        if (!h->sites[i].live_blocks)
+            continue;
+        struct ps_leak *l = &r->leaks[r->nleaks++];
+        l->bytes = h->sites[i].live_bytes;
+        l->blocks = h->sites[i].live_blocks;
+        l->stack = (uint32_t)i;
+        l->kind = "unknown";
+        r->leaked_bytes += l->bytes;
+        r->leaked_blocks += l->blocks;
+    }
+    qsort(r->leaks, r->nleaks, sizeof *r->leaks, leak_cmp);
+    for (size_t i = 0; i < r->nleaks; i++) {
+        rc = ps_report_stack_frames(r, r->leaks[i].stack, &r->leaks[i].frames, &r->leaks[i].nframes);
+        if (rc) {
+            ps_report_free(r);
+            return rc;
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+void ps_report_free(struct ps_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nleaks; i++)
+        free(r->leaks[i].frames);
+    free(r->leaks);
+    ps_heap_free(r->h);
+    ps_trace_free(r->t);
+    free(r);
+}
+
+const char *ps_display_path(const char *file)
+{
+    static char cwd[4096];
+    static size_t cwd_len;
+    if (!file)
+        return NULL;
+    if (!cwd_len && getcwd(cwd, sizeof cwd - 1)) {
+        cwd_len = strlen(cwd);
+        if (cwd_len && cwd[cwd_len - 1] != '/')
+            cwd[cwd_len++] = '/';
+        cwd[cwd_len] = 0;
+    }
+    if (cwd_len > 1 && strncmp(file, cwd, cwd_len) == 0)
+        return file + cwd_len;
+    return file;
+}

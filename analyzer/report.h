@@ -1,0 +1,54 @@
+/* The report model: what every output format shows, built once from a
+ * trace and its heap analysis, symbolized, and handed to a writer.  No
+ * writer analyses anything; no analysis knows an output format. */
+#ifndef PERFSHIM_REPORT_H
+#define PERFSHIM_REPORT_H
+
+#include <stdio.h>
+
+#include "heap.h"
+#include "symbolize.h"
+#include "trace.h"
+
+struct ps_rframe {
+    struct ps_frame f;       /* strings owned by the symbolizer */
+};
+
+struct ps_leak {
+    uint64_t bytes, blocks;
+    uint32_t stack;
+    const char *kind;        /* "unknown" until reachability is scanned */
+    struct ps_frame *frames; /* innermost first, inline frames expanded */
+    size_t nframes;
+};
+
+struct ps_report {
+    struct ps_trace *t;
+    struct ps_heap *h;
+    struct ps_symbolizer *sym;
+    char exit[64];
+    double duration_s;
+    double peak_s;
+    uint64_t leaked_bytes, leaked_blocks;
+    struct ps_leak *leaks;   /* largest bytes first */
+    size_t nleaks;
+};
+
+/* Read TRACE, analyse it and symbolize the leaks: the pipeline in one call.
+ * Warnings (truncated trace, changed modules) go to stderr, once each. */
+int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_report **out);
+void ps_report_free(struct ps_report *r);
+
+/* Symbolized frames of stack ID (innermost first), into a new array the
+ * caller frees (the strings stay the symbolizer's). */
+int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **frames, size_t *n);
+
+int ps_write_text(FILE *out, struct ps_report **r, size_t n);
+int ps_write_json(FILE *out, struct ps_report **r, size_t n);
+int ps_write_markdown(FILE *out, struct ps_report **r, size_t n);
+
+/* "src/x.c" for display: the path relative to the current directory when
+ * it is below it. */
+const char *ps_display_path(const char *file);
+
+#endif

@@ -1,0 +1,101 @@
+/* Reading a trace: the first stage of the analyzer pipeline.
+ *
+ *   reader (records) -> streams (per-thread decoding, merge by time)
+ *                    -> sink callbacks, in tick order
+ *
+ * Data model: a trace is the process's identity (PROCESS), the module map
+ * and stack table (metadata, kept whole: proportional to unique stacks),
+ * and a time-ordered sequence of events delivered to a sink one by one and
+ * never stored: memory is bounded by two flush rounds of raw chunk bytes,
+ * not by the length of the trace.  A REALLOC is delivered as its two
+ * halves: a FREE at the first tick and an ALLOC at the second, both with
+ * `realloc` set.
+ */
+#ifndef PERFSHIM_TRACE_H
+#define PERFSHIM_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perfshim/trace_format.h"
+#include "symbolize.h"
+
+struct ps_process {
+    uint64_t pid, ppid;
+    int clock_kind;
+    uint64_t hz;
+    uint64_t start_tick, start_mono_ns, start_unix_ns;
+    char *version;
+    char *exe;
+    char **argv;
+    size_t argc;
+};
+
+/* How the process ended, as far as the trace knows. */
+struct ps_ending {
+    bool has_end;        /* an END record was read */
+    int kind;            /* enum ps_exit_kind when has_end */
+    int code;
+    int signal;          /* from EXIT_SIGNAL (perfshim record), 0 if none */
+    bool exec_seen;      /* an EXEC event was the last thing the process did */
+    char *exec_path;
+    bool truncated;      /* the file ends inside a record */
+    uint64_t end_tick;   /* END's tick, or the last event's */
+};
+
+struct ps_event {
+    uint64_t tick;
+    uint32_t thread;     /* stream serial */
+    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / MODULE_* */
+    bool realloc;        /* one half of a REALLOC */
+    uint64_t addr;
+    uint64_t size;
+    uint32_t stack;
+    uint64_t tid;        /* THREAD_START */
+};
+
+struct ps_stack {
+    uint32_t depth;      /* 0: not defined in the trace (cut short) */
+    uint64_t *ips;       /* innermost first, return addresses */
+    uint64_t tick;       /* when it was defined: picks the module instance */
+};
+
+struct ps_module_rec {
+    struct ps_module m;  /* what the symbolizer needs */
+    uint64_t load_tick, unload_tick; /* unload_tick UINT64_MAX while loaded */
+    uint8_t *build_id_buf;
+    uint64_t shim_id;    /* the id the shim gave it (reused after a fork) */
+};
+
+struct ps_trace {
+    char *path;
+    struct ps_process proc;
+    struct ps_ending end;
+    struct ps_stack *stacks;   /* indexed by id */
+    size_t nstacks;
+    struct ps_module_rec *modules;
+    size_t nmodules;
+    /* sync points (tick, mono ns) for converting ticks to time */
+    uint64_t (*syncs)[2];
+    size_t nsyncs, syncs_cap;
+    uint64_t events;           /* events delivered */
+    uint64_t last_tick;
+};
+
+typedef void (*ps_event_fn)(void *ctx, const struct ps_event *ev);
+
+/* Open PATH and read it through, delivering events to FN in time order.
+ * Returns 0, or a negative PS_E* with a detail line set.  A file that ends
+ * inside a record is not an error: *T has end.truncated set. */
+int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace **out);
+void ps_trace_free(struct ps_trace *t);
+
+/* Seconds since the process started, for a tick. */
+double ps_trace_seconds(const struct ps_trace *t, uint64_t tick);
+/* The module that held ADDRESS when a stack captured at TICK was taken. */
+const struct ps_module *ps_trace_module_at(const struct ps_trace *t, uint64_t address, uint64_t tick);
+/* "exited 0", "signal 9", "exec", "unknown". */
+const char *ps_trace_exit_string(const struct ps_trace *t, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,189 @@
+/* `report --format text` (what a person reads first) and `--format
+ * markdown` (for a pull-request comment): the verdict, the summary, then
+ * the top leaks with their stacks, aligned to fit 100 columns. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "errors.h"
+#include "report.h"
+
+#define TOP_LEAKS 10
+#define TOP_FRAMES 12
+
+/* 1234567 -> "1,234,567" */
+static const char *commas(uint64_t v, char *buf)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static const char *human(uint64_t v, char *buf)
+{
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double d = (double)v;
+    int u = 0;
+    while (d >= 1024 && u < 4) {
+        d /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, 32, "%" PRIu64 " B", v);
+    else
+        snprintf(buf, 32, "%.1f %s", d, unit[u]);
+    return buf;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = p ? strrchr(p, '/') : NULL;
+    return s ? s + 1 : p ? p : "";
+}
+
+static void location(const struct ps_frame *f, char *buf, size_t size)
+{
+    if (f->file && f->line)
+        snprintf(buf, size, "%s:%d", ps_display_path(f->file), f->line);
+    else if (f->file)
+        snprintf(buf, size, "%s", ps_display_path(f->file));
+    else
+        snprintf(buf, size, "%s+0x%" PRIx64, base_name(f->module), f->address);
+}
+
+static void command_line(const struct ps_trace *t, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < t->proc.argc && o + 4 < size; i++) {
+        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", t->proc.argv[i]);
+        if (n < 0 || (size_t)n >= size - o) {
+            strcpy(buf + size - 4, "...");
+            return;
+        }
+        o += (size_t)n;
+    }
+}
+
+static void text_one(FILE *out, const struct ps_report *r)
+{
+    const struct ps_trace *t = r->t;
+    const struct ps_heap *h = r->h;
+    char a[32], b[32], c[32], cmd[80];
+    command_line(t, cmd, sizeof cmd);
+    fprintf(out, "perfshim report: %s\n", cmd);
+    fprintf(out, "  pid %" PRIu64 ", %s after %.3f s; trace %s\n", t->proc.pid, r->exit,
+            r->duration_s, t->path);
+    if (t->end.truncated || !t->end.has_end)
+        fprintf(out, "  the process did not exit through exit(): blocks below were live when the "
+                     "trace ends\n");
+    fprintf(out, "\n");
+    if (r->leaked_blocks)
+        fprintf(out, "LEAKED %s (%s bytes) in %s blocks from %zu sites\n", human(r->leaked_bytes, a),
+                commas(r->leaked_bytes, b), commas(r->leaked_blocks, c), r->nleaks);
+    else
+        fprintf(out, "no leaks: every block allocated under perfshim was freed\n");
+    fprintf(out, "\n");
+    fprintf(out, "  %-22s %16s\n", "allocations", commas(h->allocations, a));
+    fprintf(out, "  %-22s %16s\n", "frees", commas(h->frees, a));
+    fprintf(out, "  %-22s %16s\n", "reallocations", commas(h->reallocations, a));
+    fprintf(out, "  %-22s %16s  (%s)\n", "total allocated", commas(h->total_allocated, a),
+            human(h->total_allocated, b));
+    fprintf(out, "  %-22s %16s  (%s at %.3f s)\n", "peak heap", commas(h->peak_bytes, a),
+            human(h->peak_bytes, b), r->peak_s);
+    fprintf(out, "  %-22s %16s  in %s blocks\n", "leaked bytes", commas(r->leaked_bytes, a),
+            commas(r->leaked_blocks, b));
+    if (h->unknown_frees)
+        fprintf(out, "  %-22s %16s  (blocks allocated before tracing began)\n", "untracked frees",
+                commas(h->unknown_frees, a));
+    size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
+    if (shown)
+        fprintf(out, "\nTop %zu of %zu leak sites (largest first; kind: not classified yet)\n", shown,
+                r->nleaks);
+    for (size_t i = 0; i < shown; i++) {
+        const struct ps_leak *l = &r->leaks[i];
+        fprintf(out, "\n#%zu  %s bytes in %s blocks\n", i + 1, commas(l->bytes, a),
+                commas(l->blocks, b));
+        size_t nf = l->nframes < TOP_FRAMES ? l->nframes : TOP_FRAMES;
+        for (size_t k = 0; k < nf; k++) {
+            const struct ps_frame *f = &l->frames[k];
+            char loc[512];
+            location(f, loc, sizeof loc);
+            fprintf(out, "    %-44.44s %s%s\n", f->function ? f->function : "??", loc,
+                    f->inlined ? "  (inlined)" : "");
+        }
+        if (l->nframes > nf)
+            fprintf(out, "    ... %zu more frames\n", l->nframes - nf);
+    }
+}
+
+int ps_write_text(FILE *out, struct ps_report **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fprintf(out, "\n%s\n\n", "----------------------------------------------------------------");
+        text_one(out, r[i]);
+    }
+    return ferror(out) ? PS_EIO : 0;
+}
+
+/* Markdown: a table of the summary and one table per leak site. */
+static void md_escape(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        if (*s == '|' || *s == '`' || *s == '*' || *s == '_' || *s == '<' || *s == '>')
+            fputc('\\', out);
+        fputc(*s, out);
+    }
+}
+
+static void md_one(FILE *out, const struct ps_report *r)
+{
+    const struct ps_trace *t = r->t;
+    const struct ps_heap *h = r->h;
+    char a[32], cmd[200];
+    command_line(t, cmd, sizeof cmd);
+    fprintf(out, "## perfshim report: `%s`\n\n", cmd);
+    fprintf(out, "pid %" PRIu64 ", %s after %.3f s\n\n", t->proc.pid, r->exit, r->duration_s);
+    fprintf(out, "**%s**\n\n", r->leaked_blocks ? "Leaks found" : "No leaks");
+    fprintf(out, "| metric | value |\n|---|---:|\n");
+    fprintf(out, "| allocations | %s |\n", commas(h->allocations, a));
+    fprintf(out, "| frees | %s |\n", commas(h->frees, a));
+    fprintf(out, "| reallocations | %s |\n", commas(h->reallocations, a));
+    fprintf(out, "| total allocated bytes | %s |\n", commas(h->total_allocated, a));
+    fprintf(out, "| peak heap bytes | %s |\n", commas(h->peak_bytes, a));
+    fprintf(out, "| leaked bytes | %s |\n", commas(r->leaked_bytes, a));
+    fprintf(out, "| leaked blocks | %s |\n", commas(r->leaked_blocks, a));
+    size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
+    for (size_t i = 0; i < shown; i++) {
+        const struct ps_leak *l = &r->leaks[i];
+        fprintf(out, "\n### Leak %zu: %s bytes in %" PRIu64 " blocks\n\n", i + 1, commas(l->bytes, a),
+                l->blocks);
+        fprintf(out, "| # | function | location |\n|---:|---|---|\n");
+        size_t nf = l->nframes < TOP_FRAMES ? l->nframes : TOP_FRAMES;
+        for (size_t k = 0; k < nf; k++) {
+            char loc[512];
+            location(&l->frames[k], loc, sizeof loc);
+            fprintf(out, "| %zu | ", k);
+            md_escape(out, l->frames[k].function);
+            fprintf(out, "%s | ", l->frames[k].inlined ? " (inlined)" : "");
+            md_escape(out, loc);
+            fprintf(out, " |\n");
+        }
+    }
+}
+
+int ps_write_markdown(FILE *out, struct ps_report **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fprintf(out, "\n---\n\n");
+        md_one(out, r[i]);
+    }
+    return ferror(out) ? PS_EIO : 0;
+}

@@ -1,0 +1,20 @@
+/* Every PERFSHIM_* environment variable, in one table.
+ *
+ * X(NAME, default, one-line help).  The shim reads them once at start-up,
+ * `perfshim --help` prints them, and a test checks that each appears in
+ * docs/usage.md.  Each one is documented there with its default. */
+#ifndef PERFSHIM_OPTIONS_H
+#define PERFSHIM_OPTIONS_H
+
+#define PS_OPTIONS(X)                                                                  \
+    X(OUTPUT, "perfshim.%p.trace",                                                     \
+      "trace file template: %p pid, %e executable name, %% a percent sign")            \
+    X(FLUSH_MS, "1000", "longest time (ms) an event waits in memory before it is written") \
+    X(VERBOSE, "0", "1: say on stderr which trace file is written and why tracing stops") \
+    X(STACK_DEPTH, "64", "deepest allocation stack recorded, in frames (1-128)")         \
+    X(BUFFER_KB, "256", "per-thread event buffer in KiB (16-65536, rounded to a power of two)") \
+    X(CLOCK, "auto", "time source: auto (TSC when the kernel trusts it), tsc, monotonic") \
+    X(DISABLE, "0", "1: load but record nothing (the target runs untraced)")           \
+    X(RECORD_LOG, "", "set by perfshim record: file where each process appends its trace path")
+
+#endif

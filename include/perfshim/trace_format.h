@@ -1,0 +1,154 @@
+/* perfshim trace format, shared by the shim (writer) and the analyzer (reader).
+ *
+ * Every change here changes docs/trace-format.md in the same commit, and any
+ * change a version-1 reader would misread bumps PS_TRACE_VERSION.
+ *
+ * A trace is a 16-byte file header followed by records:
+ *
+ *   header:  "PERFSHIM" (8 bytes) | u32le format version | u32le flags (0)
+ *   record:  u8 kind | uvarint payload length | payload
+ *
+ * Records carry their own length so that a reader can find the end of the
+ * last complete one in a file cut short by SIGKILL.  Allocation events are
+ * far too frequent for a length each: they live inside CHUNK records, one
+ * per flush of one thread's buffer, as a packed stream of events that begin
+ * with a one-byte kind and have fixed layouts.  Within one thread's stream
+ * times and addresses are deltas from that thread's previous event, so a
+ * reader decodes each thread's chunks in file order with per-thread state.
+ *
+ * Time is in "ticks" (see PS_CLOCK_*): TSC cycles when the kernel itself
+ * trusts the TSC, otherwise CLOCK_MONOTONIC nanoseconds.  PROCESS and every
+ * ROUND carry (tick, monotonic ns, realtime ns) pairs for conversion.
+ *
+ * Ordering: a ROUND record with tick T promises that every event with a
+ * tick <= the previous ROUND's tick has already been written.  A reader can
+ * therefore merge threads by time while holding only two rounds of data.
+ */
+#ifndef PERFSHIM_TRACE_FORMAT_H
+#define PERFSHIM_TRACE_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define PS_TRACE_MAGIC "PERFSHIM"
+#define PS_TRACE_MAGIC_LEN 8
+#define PS_TRACE_VERSION 1
+#define PS_TRACE_HEADER_LEN 16
+
+/* Top-level records: X(NAME, value, one-line description). */
+#define PS_RECORDS(X)                                                        \
+    X(PROCESS, 1, "process identity, command line, clock, start time")      \
+    X(CHUNK, 2, "one flushed piece of one thread's event stream")           \
+    X(ROUND, 3, "flush round: ordering promise and clock calibration")      \
+    X(END, 4, "process ended: exit status and end time")                    \
+    X(EXIT_SIGNAL, 5, "appended by perfshim record: the process died of a signal")
+
+/* Events inside a CHUNK: X(NAME, value, description). */
+#define PS_EVENTS(X)                                                         \
+    X(ALLOC, 1, "a block was allocated")                                     \
+    X(FREE, 2, "a block was freed")                                          \
+    X(REALLOC, 3, "a block was resized or moved")                            \
+    X(STACK, 4, "definition of a stack id")                                  \
+    X(MODULE_LOAD, 5, "a module was mapped")                                 \
+    X(MODULE_UNLOAD, 6, "a module was unmapped")                             \
+    X(THREAD_START, 7, "first event of a thread's stream")                   \
+    X(THREAD_EXIT, 8, "last event of a thread's stream")                     \
+    X(EXEC, 9, "the thread is about to call exec")
+
+enum ps_record_kind {
+#define PS__X(name, val, desc) PS_REC_##name = val,
+    PS_RECORDS(PS__X)
+#undef PS__X
+    PS_REC_MAX_
+};
+
+enum ps_event_kind {
+#define PS__X(name, val, desc) PS_EV_##name = val,
+    PS_EVENTS(PS__X)
+#undef PS__X
+    PS_EV_MAX_
+};
+
+/* PROCESS.clock */
+enum ps_clock_kind { PS_CLOCK_MONOTONIC = 0, PS_CLOCK_TSC = 1 };
+
+/* END.status_kind */
+enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 };
+
+/* Stack ids: 0 means "no stack" (captured before the unwinder was ready). */
+#define PS_STACK_NONE 0u
+/* The deepest stack the shim records; deeper stacks are cut at the root end. */
+#define PS_STACK_MAX_DEPTH 128
+
+/* ---- varint coding (LEB128) ------------------------------------------- */
+
+#define PS_VARINT_MAX 10
+
+static inline uint8_t *ps_put_uv(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static inline uint64_t ps_zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static inline int64_t ps_unzigzag(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static inline uint8_t *ps_put_sv(uint8_t *p, int64_t v)
+{
+    return ps_put_uv(p, ps_zigzag(v));
+}
+
+static inline uint8_t *ps_put_bytes(uint8_t *p, const void *s, size_t n)
+{
+    p = ps_put_uv(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static inline void ps_put_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t ps_get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* Decode one uvarint from [*pp, end).  Returns 0 on success, -1 when the
+ * input ends inside the varint or the varint is longer than 10 bytes. */
+static inline int ps_get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        if (p >= end)
+            return -1;
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *pp = p;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+#endif

@@ -1,0 +1,259 @@
+/* Start-up, fork, exec and exit: the shim's lifecycle.
+ *
+ *   BOOT  --constructor-->  ACTIVE  --final flush / failure-->  DEAD
+ *
+ * Exit status: glibc's on_exit() hands our handler the status given to
+ * exit() or returned from main (main's return reaches exit inside libc,
+ * where no hook can see it).  END is written as late as we can run (see
+ * on_exit_cb); frees that arrive after it pass through untraced.  _exit/_Exit are hooked (hooks_proc.c); SIGKILL is not
+ * seen at all: the periodic flush is what protects the data then.
+ */
+#include "shim.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "perfshim/options.h"
+
+_Atomic int ps__state = PS_BOOT;
+struct ps_options ps__opt;
+pid_t ps__pid;
+__thread int ps__busy;
+
+static int exit_code = -1;
+static _Atomic int shutdown_said;
+
+/* ---- options ------------------------------------------------------------- */
+
+static const char *opt_str(const char *name, const char *def)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+static unsigned opt_uint(const char *name, const char *def, unsigned lo, unsigned hi)
+{
+    const char *v = opt_str(name, def);
+    unsigned long n = 0;
+    const char *s = v;
+    for (; *s >= '0' && *s <= '9'; s++)
+        n = n * 10 + (unsigned long)(*s - '0');
+    if (*s || s == v || n < lo || n > hi) {
+        ps_say("ignoring %s='%s': expected a whole number from %u to %u; using %s", name, v, lo,
+               hi, def);
+        n = 0;
+        for (s = def; *s; s++)
+            n = n * 10 + (unsigned long)(*s - '0');
+    }
+    return (unsigned)n;
+}
+
+static void parse_options(void)
+{
+    /* Defaults come from the one table in options.h. */
+#define PS__X(name, def, help) static const char def_##name[] = def;
+    PS_OPTIONS(PS__X)
+#undef PS__X
+    struct ps_options *o = &ps__opt;
+    ps_fmt(o->output, sizeof o->output, "%s", opt_str("PERFSHIM_OUTPUT", def_OUTPUT));
+    ps_fmt(o->record_log, sizeof o->record_log, "%s", opt_str("PERFSHIM_RECORD_LOG", def_RECORD_LOG));
+    o->flush_ms = opt_uint("PERFSHIM_FLUSH_MS", def_FLUSH_MS, 1, 3600000);
+    o->verbose = opt_uint("PERFSHIM_VERBOSE", def_VERBOSE, 0, 9) != 0;
+    o->disable = opt_uint("PERFSHIM_DISABLE", def_DISABLE, 0, 1) != 0;
+    o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
+    unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
+    unsigned bytes = 16 * 1024;
+    while (bytes < kb * 1024u)
+        bytes <<= 1;
+    o->buffer_bytes = bytes;
+    const char *clk = opt_str("PERFSHIM_CLOCK", def_CLOCK);
+    if (strcmp(clk, "tsc") == 0)
+        o->clock = PS_CLOCK_TSC;
+    else if (strcmp(clk, "monotonic") == 0)
+        o->clock = PS_CLOCK_MONOTONIC;
+    else {
+        if (strcmp(clk, "auto") != 0)
+            ps_say("ignoring PERFSHIM_CLOCK='%s': expected auto, tsc or monotonic", clk);
+        o->clock = -1;
+    }
+}
+
+/* ---- stop ------------------------------------------------------------------ */
+
+void ps_shutdown(const char *why, int err)
+{
+    atomic_store(&ps__state, PS_DEAD);
+    if (atomic_exchange(&shutdown_said, 1))
+        return;
+    if (err)
+        ps_say("%s '%s': %s; tracing stopped, the program runs on untraced", why,
+               ps_writer_path(), ps_errname(err));
+    else
+        ps_say("%s ('%s'); tracing stopped, the program runs on untraced", why, ps_writer_path());
+}
+
+/* Flush everything and write END; afterwards hooks pass through. */
+static void finish(int kind, int code)
+{
+    if (!ps_active() || (pid_t)syscall(SYS_getpid) != ps__pid)
+        return;
+    ps__busy++;
+    ps_thread_drain_all(true);
+    ps_writer_lock();
+    ps_writer_unlock();
+    ps_writer_end(kind, code);
+    atomic_store(&ps__state, PS_DEAD);
+    ps__busy--;
+}
+
+/* exit() runs our on_exit handler and, through _dl_fini, our destructor.
+ * Their order depends on when our constructor ran relative to libc's start:
+ * for a preloaded shim it runs first, so the handler comes last of all.
+ * Whichever of the two runs second writes END; the first one flushes. */
+static bool dtor_ran;
+
+static void on_exit_cb(int status, void *arg)
+{
+    (void)arg;
+    int saved = errno;
+    exit_code = status & 0xff;
+    if (dtor_ran) {
+        finish(PS_EXIT_EXITED, exit_code);
+    } else if (ps_active() && (pid_t)syscall(SYS_getpid) == ps__pid) {
+        ps__busy++;
+        ps_thread_drain_all(true);
+        ps__busy--;
+    }
+    errno = saved;
+}
+
+__attribute__((destructor)) static void ps_dtor(void)
+{
+    int saved = errno;
+    dtor_ran = true;
+    if (exit_code >= 0) {
+        finish(PS_EXIT_EXITED, exit_code);
+    } else if (ps_active() && (pid_t)syscall(SYS_getpid) == ps__pid) {
+        ps__busy++;
+        ps_thread_drain_all(true);
+        ps__busy--;
+    }
+    errno = saved;
+}
+
+void ps_lifecycle__exit(int status)
+{
+    int saved = errno;
+    finish(PS_EXIT_EXITED, status & 0xff);
+    errno = saved;
+}
+
+void ps_lifecycle_exec(const char *path)
+{
+    /* A vfork child shares our memory and our parent's threads still run:
+     * touch nothing.  (A fork child has its own ps__pid by now.) */
+    if (!ps_active() || (pid_t)syscall(SYS_getpid) != ps__pid)
+        return;
+    int saved = errno;
+    ps__busy++;
+    struct ps_thread *t = ps_self();
+    if (t)
+        ps_ev_exec(t, path);
+    ps_thread_drain_all(true);
+    ps__busy--;
+    errno = saved;
+}
+
+/* ---- fork -----------------------------------------------------------------
+ * prepare: write out everything recorded so far (so nothing is written
+ *          twice or lost), then hold the writer lock across fork so that the
+ *          child cannot inherit it held by a thread that no longer exists.
+ * parent:  release it.
+ * child:   a new process gets a new trace: new file (new pid), new thread
+ *          serials, stack ids and module ids start over, a new flusher.
+ *          The child's report covers what it allocates itself; blocks it
+ *          inherited and frees are frees of unknown blocks, ignored.
+ */
+static void fork_prepare(void)
+{
+    if (!ps_active())
+        return;
+    ps__busy++;
+    ps_thread_drain_all(true);
+    ps_writer_lock();
+    ps__busy--;
+}
+
+static void fork_parent(void)
+{
+    if (!ps_active())
+        return;
+    ps_writer_unlock();
+}
+
+static void fork_child(void)
+{
+    if (!ps_active())
+        return;
+    ps__busy++;
+    ps__pid = (pid_t)syscall(SYS_getpid);
+    ps_writer_child_reset();
+    ps_stack_reset();
+    ps_modules_reset();
+    struct ps_thread *self = ps__self > PS_THREAD_GONE ? ps__self : NULL;
+    if (ps_writer_open() < 0) {
+        atomic_store(&ps__state, PS_DEAD);
+        ps__busy--;
+        return;
+    }
+    ps_writer_header();
+    ps_thread_reset_all_but(self);
+    if (!self)
+        self = ps_self();
+    ps_modules_sync(self, true);
+    ps_flusher_start();
+    ps__busy--;
+}
+
+/* ---- start ----------------------------------------------------------------- */
+
+void ps_lifecycle_init(void)
+{
+    ps_real_ensure();
+    static _Atomic int once;
+    if (atomic_exchange(&once, 1))
+        return;
+    int saved = errno;
+    ps__busy++;
+    parse_options();
+    if (ps__opt.disable) {
+        atomic_store(&ps__state, PS_DEAD);
+        goto out;
+    }
+    ps__pid = (pid_t)syscall(SYS_getpid);
+    ps_clock_init(ps__opt.clock);
+    ps_thread_init();
+    ps_modules_init();
+    if (ps_writer_open() < 0) {
+        atomic_store(&ps__state, PS_DEAD);
+        goto out;
+    }
+    ps_writer_header();
+    ps_stack_init();
+    atomic_store(&ps__state, PS_ACTIVE);
+    ps_modules_sync(ps_self(), true);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    on_exit(on_exit_cb, NULL);
+    ps_flusher_start();
+out:
+    ps__busy--;
+    errno = saved;
+}
+
+__attribute__((constructor(101))) static void ps_ctor(void)
+{
+    ps_lifecycle_init();
+}

@@ -1,0 +1,254 @@
+/* Internal interfaces of libperfshim.so.
+ *
+ * Layering: hooks_*.c define the exported libc/jemalloc names and call only
+ * ps_* functions declared here.  Capture (stack.c), buffers (thread.c),
+ * the writer (writer.c) and the lifecycle (lifecycle.c) never know which
+ * hook reached them.
+ *
+ * Rules for every file under preload/ (enforced by scripts/check-preload.sh):
+ * no stdio, no heap (all memory comes from mmap or static storage, so the
+ * shim's memory never comes from the target's allocator), no getenv after
+ * start-up, errno saved and restored around anything that may change it.
+ */
+#ifndef PERFSHIM_SHIM_H
+#define PERFSHIM_SHIM_H
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "perfshim/trace_format.h"
+
+#define PS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define PS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define PS_EXPORT __attribute__((visibility("default")))
+#define PS_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- lifecycle ----------------------------------------------------------
+ * One atomic state that every hook reads.  BOOT: before our constructor
+ * (hooks pass through).  ACTIVE: recording.  DEAD: after the final flush,
+ * or tracing failed (hooks pass through, nothing is written). */
+enum ps_state { PS_BOOT = 0, PS_ACTIVE = 1, PS_DEAD = 2 };
+extern _Atomic int ps__state;
+
+static inline bool ps_active(void)
+{
+    return atomic_load_explicit(&ps__state, memory_order_relaxed) == PS_ACTIVE;
+}
+
+/* Options, parsed once by the constructor (see include/perfshim/options.h). */
+struct ps_options {
+    char output[1024];
+    char record_log[1024];
+    unsigned flush_ms;
+    unsigned stack_depth;
+    unsigned buffer_bytes;
+    int clock; /* -1 auto, else enum ps_clock_kind */
+    bool verbose;
+    bool disable;
+};
+extern struct ps_options ps__opt;
+
+extern pid_t ps__pid; /* pid of the process that owns the trace */
+
+void ps_lifecycle_init(void);    /* constructor body */
+void ps_lifecycle_exec(const char *path); /* before any exec */
+void ps_lifecycle__exit(int status);      /* _exit / _Exit */
+/* Give up tracing: say why once on stderr, stop recording. */
+void ps_shutdown(const char *why, int err);
+
+/* ---- re-entrancy guard --------------------------------------------------
+ * A thread-local counter: while it is non-zero, hooks pass straight through.
+ * The whole shim is built with -ftls-model=initial-exec so that reaching
+ * this variable never allocates. */
+extern __thread int ps__busy;
+
+static inline bool ps_enter(void)
+{
+    if (ps__busy)
+        return false;
+    ps__busy = 1;
+    return true;
+}
+
+static inline void ps_leave(void)
+{
+    ps__busy = 0;
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+extern int ps__clock_kind;
+uint64_t ps_clock_mono_ns(void);
+uint64_t ps_clock_unix_ns(void);
+void ps_clock_init(int requested);
+uint64_t ps_clock_hz(void);
+
+static inline uint64_t ps_now(void)
+{
+#if defined(__x86_64__)
+    if (PS_LIKELY(ps__clock_kind == PS_CLOCK_TSC)) {
+        unsigned lo, hi;
+        __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
+    return ps_clock_mono_ns();
+}
+
+/* ---- per-thread event buffers (thread.c) ---------------------------------
+ * Each thread appends events to its own single-producer ring; the flusher
+ * thread (or the owner, when the ring is full) drains it into the file as
+ * one CHUNK record.  `drain` is a lock owned by whoever is writing the ring
+ * out, so that one thread's chunks reach the file in order. */
+struct ps_thread {
+    uint8_t *ring;
+    uint32_t cap;                 /* power of two */
+    uint32_t serial;              /* the CHUNK's thread serial */
+    _Atomic uint64_t head;        /* written by the owner only */
+    _Atomic uint64_t tail;        /* written by the drainer only */
+    _Atomic int drain;            /* 0 free, 1 held */
+    _Atomic int in_use;           /* 0: free for a new thread to take */
+    pid_t tid;
+    uint64_t prev_tick;           /* encoder state, owner only */
+    uint64_t prev_addr;
+    struct ps_thread *next;       /* registry list, never unlinked */
+};
+
+#define PS_THREAD_GONE ((struct ps_thread *)1)
+extern __thread struct ps_thread *ps__self;
+
+struct ps_thread *ps_thread_attach(void);
+void ps_thread_reset_all_but(struct ps_thread *self); /* fork child */
+/* Append LEN bytes (one whole event) to T's ring. */
+void ps_thread_put(struct ps_thread *t, const uint8_t *ev, size_t len);
+/* Write T's pending bytes out.  WAIT: block for the drain lock. */
+void ps_thread_drain(struct ps_thread *t, bool wait);
+/* Drain every ring; ROUND: then write a ROUND record. */
+void ps_thread_drain_all(bool round);
+void ps_thread_init(void);
+void ps_thread_drain_busy(void);
+
+/* The calling thread's buffer, attaching it on first use; NULL when the
+ * thread has gone (its exit handler already ran). */
+static inline struct ps_thread *ps_self(void)
+{
+    struct ps_thread *t = ps__self;
+    if (PS_LIKELY(t > PS_THREAD_GONE))
+        return t;
+    if (t == PS_THREAD_GONE)
+        return NULL;
+    return ps_thread_attach();
+}
+
+/* ---- events (events.c) ---------------------------------------------------- */
+void ps_ev_alloc(struct ps_thread *t, uint64_t tick, const void *p, size_t size, uint32_t stack);
+void ps_ev_free(struct ps_thread *t, uint64_t tick, const void *p);
+void ps_ev_realloc(struct ps_thread *t, uint64_t tick0, uint64_t tick1, const void *old,
+                   const void *p, size_t size, uint32_t stack);
+void ps_ev_thread_start(struct ps_thread *t);
+void ps_ev_thread_exit(struct ps_thread *t);
+void ps_ev_exec(struct ps_thread *t, const char *path);
+void ps_ev_stack(struct ps_thread *t, uint32_t id, const uintptr_t *ips, unsigned n);
+void ps_ev_raw(struct ps_thread *t, const uint8_t *ev, size_t len); /* pre-encoded */
+#define PS_MODULE_EV_MAX (4096 + 64 + 64 * 3 * PS_VARINT_MAX + 8 * PS_VARINT_MAX)
+#define PS_MODULE_MAX_SEGS 64
+void ps_ev_module_load(struct ps_thread *t, uint8_t *buf, uint32_t id, const char *path,
+                       uint64_t bias, const uint8_t *build_id, size_t build_id_len,
+                       const uint64_t (*segs)[3], unsigned nsegs);
+void ps_ev_module_unload(struct ps_thread *t, uint32_t id);
+
+/* ---- stacks (stack.c) ----------------------------------------------------- */
+void ps_stack_init(void);
+void ps_stack_reset(void); /* fork child: ids restart, the new trace defines them again */
+/* Capture the caller's stack, minus the shim's own frames; returns its id,
+ * emitting a STACK definition into T first when the stack is new. */
+uint32_t ps_stack_capture(struct ps_thread *t);
+
+/* ---- modules (modules.c) -------------------------------------------------- */
+void ps_modules_init(void);
+void ps_modules_reset(void);
+/* Emit MODULE_LOAD/UNLOAD for what changed since the last look.  FORCE:
+ * look even if the loader's counters say nothing changed. */
+void ps_modules_sync(struct ps_thread *t, bool force);
+bool ps_modules_changed(void);
+void ps_modules_range_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+
+/* ---- writer (writer.c) ---------------------------------------------------- */
+int ps_writer_open(void); /* 0 or -errno */
+void ps_writer_header(void);
+/* Write one top-level record whose payload is the concatenation of the
+ * iovecs (a CHUNK's event bytes may wrap around its ring). */
+void ps_writer_record(int kind, const void *a, size_t alen, const void *b, size_t blen,
+                      const void *c, size_t clen);
+void ps_writer_round_at(uint64_t tick);
+void ps_writer_end(int exit_kind, int code);
+void ps_writer_lock(void);
+void ps_writer_unlock(void);
+void ps_writer_child_reset(void);
+void ps_flusher_start(void);
+int ps_writer_fd(void);
+void ps_writer_fd_moved(int fd);
+const char *ps_writer_path(void);
+const char *ps_errname(int e);
+
+/* ---- real functions and the bootstrap arena (real.c) ---------------------- */
+struct ps_real_fns {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    void (*free)(void *);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    /* jemalloc's non-standard API, when the target has it */
+    void *(*mallocx)(size_t, int);
+    void *(*rallocx)(void *, size_t, int);
+    size_t (*xallocx)(void *, size_t, size_t, int);
+    size_t (*sallocx)(const void *, int);
+    void (*dallocx)(void *, int);
+    void (*sdallocx)(void *, size_t, int);
+    size_t (*nallocx)(size_t, int);
+    /* process control */
+    int (*execve)(const char *, char *const[], char *const[]);
+    int (*execv)(const char *, char *const[]);
+    int (*execvp)(const char *, char *const[]);
+    int (*execvpe)(const char *, char *const[], char *const[]);
+    int (*fexecve)(int, char *const[], char *const[]);
+    void (*_exit)(int) __attribute__((noreturn));
+    void (*_Exit)(int) __attribute__((noreturn));
+    int (*close)(int);
+    int (*dup2)(int, int);
+    int (*dup3)(int, int, int);
+    int (*close_range)(unsigned, unsigned, int);
+};
+extern struct ps_real_fns ps_real;
+extern _Atomic int ps__real_ready;
+
+void ps_real_init(void);
+static inline void ps_real_ensure(void)
+{
+    if (PS_UNLIKELY(!atomic_load_explicit(&ps__real_ready, memory_order_acquire)))
+        ps_real_init();
+}
+void *ps_boot_alloc(size_t size, size_t align);
+bool ps_boot_owns(const void *p);
+size_t ps_boot_size(const void *p);
+
+/* ---- small libc-free helpers (util.c) -------------------------------------- */
+/* Format into BUF (always NUL-terminated): %s %d %u %lu %llu %x %zu %%. */
+size_t ps_fmt(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int ps_write_all(int fd, const void *buf, size_t len);
+/* One line on stderr: "perfshim: <message>\n". */
+void ps_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *ps_mmap(size_t size);
+void ps_munmap(void *p, size_t size);
+int ps_read_file(const char *path, char *buf, size_t size); /* bytes read or -errno */
+
+#endif

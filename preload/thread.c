@@ -1,0 +1,201 @@
+/* Per-thread event buffers.
+ *
+ * Data model: every thread that records an event owns one ring (mmap'd, so
+ * never from the target's allocator).  The owner appends whole events and
+ * publishes them by advancing `head` (release); whoever holds `drain` writes
+ * [tail, head) out as one CHUNK and advances `tail`.  The hot path takes no
+ * lock: it only waits when its own ring is full, and then drains it itself.
+ *
+ * Rings are kept in a registry list that only grows; when a thread exits
+ * its ring is drained and marked free, and the next new thread takes it, so
+ * servers that start a thread per request do not grow the shim's memory.
+ * A new owner gets a new serial, so each thread's stream stays separate.
+ */
+#include "shim.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread struct ps_thread *ps__self;
+
+static struct ps_thread *_Atomic registry;
+static _Atomic uint32_t next_serial;
+static pthread_key_t exit_key;
+
+static void ps_thread_exit_cb(void *arg);
+
+void ps_thread_init(void)
+{
+    /* The key's destructor tells us a thread is exiting; its value is the
+     * ring.  pthread_key_create does not allocate. */
+    pthread_key_create(&exit_key, ps_thread_exit_cb);
+}
+
+static void drain_lock(struct ps_thread *t)
+{
+    int expected = 0;
+    while (!atomic_compare_exchange_weak_explicit(&t->drain, &expected, 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        expected = 0;
+        sched_yield();
+    }
+}
+
+static bool drain_trylock(struct ps_thread *t)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&t->drain, &expected, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+static void drain_unlock(struct ps_thread *t)
+{
+    atomic_store_explicit(&t->drain, 0, memory_order_release);
+}
+
+static void ring_reset(struct ps_thread *t)
+{
+    atomic_store_explicit(&t->head, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->tail, 0, memory_order_relaxed);
+    t->prev_tick = 0; /* the analyzer starts every stream at tick 0 */
+    t->prev_addr = 0;
+    t->serial = atomic_fetch_add(&next_serial, 1);
+    t->tid = (pid_t)syscall(SYS_gettid);
+}
+
+struct ps_thread *ps_thread_attach(void)
+{
+    struct ps_thread *t;
+    /* Reuse the ring of a thread that has exited. */
+    for (t = atomic_load(&registry); t; t = t->next) {
+        int expected = 0;
+        if (atomic_load_explicit(&t->in_use, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&t->in_use, &expected, 1))
+            break;
+    }
+    if (!t) {
+        size_t cap = ps__opt.buffer_bytes;
+        uint8_t *mem = ps_mmap(sizeof *t + cap);
+        if (!mem) {
+            ps__self = PS_THREAD_GONE;
+            return NULL;
+        }
+        t = (struct ps_thread *)mem;
+        t->ring = mem + sizeof *t;
+        t->cap = (uint32_t)cap;
+        atomic_store(&t->in_use, 1);
+        struct ps_thread *head = atomic_load(&registry);
+        do
+            t->next = head;
+        while (!atomic_compare_exchange_weak(&registry, &head, t));
+    }
+    drain_lock(t);
+    ring_reset(t);
+    drain_unlock(t);
+    ps__self = t;
+    pthread_setspecific(exit_key, t);
+    ps_ev_thread_start(t);
+    return t;
+}
+
+/* Key destructor: the thread is exiting.  Record it, write the ring out and
+ * hand it back.  Later hooks on this thread (other TLS destructors) pass
+ * through untraced. */
+static void ps_thread_exit_cb(void *arg)
+{
+    struct ps_thread *t = arg;
+    int saved = errno;
+    ps__busy++;
+    if (t && ps__self == t) {
+        if (ps_active())
+            ps_ev_thread_exit(t);
+        ps_thread_drain(t, true);
+        ps__self = PS_THREAD_GONE;
+        atomic_store(&t->in_use, 0);
+    }
+    ps__busy--;
+    errno = saved;
+}
+
+void ps_thread_drain(struct ps_thread *t, bool wait)
+{
+    if (wait)
+        drain_lock(t);
+    else if (!drain_trylock(t))
+        return;
+    uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
+    uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
+    if (head != tail) {
+        uint8_t hdr[PS_VARINT_MAX];
+        size_t hlen = (size_t)(ps_put_uv(hdr, t->serial) - hdr);
+        uint32_t mask = t->cap - 1;
+        uint32_t from = (uint32_t)(tail & mask);
+        size_t len = (size_t)(head - tail);
+        size_t first = len < t->cap - from ? len : t->cap - from;
+        ps_writer_record(PS_REC_CHUNK, hdr, hlen, t->ring + from, first, t->ring, len - first);
+        atomic_store_explicit(&t->tail, head, memory_order_release);
+    }
+    drain_unlock(t);
+}
+
+void ps_thread_put(struct ps_thread *t, const uint8_t *ev, size_t len)
+{
+    uint64_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+    if (PS_UNLIKELY(head + len - tail > t->cap)) {
+        ps_thread_drain(t, true);
+        tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+        if (head + len - tail > t->cap)
+            return; /* tracing stopped and nothing drains: drop */
+    }
+    uint32_t mask = t->cap - 1;
+    uint32_t at = (uint32_t)(head & mask);
+    size_t first = len < t->cap - at ? len : t->cap - at;
+    memcpy(t->ring + at, ev, first);
+    if (first < len)
+        memcpy(t->ring, ev + first, len - first);
+    atomic_store_explicit(&t->head, head + len, memory_order_release);
+}
+
+void ps_thread_drain_all(bool round)
+{
+    uint64_t tick = ps_now();
+    for (struct ps_thread *t = atomic_load(&registry); t; t = t->next)
+        ps_thread_drain(t, true);
+    if (round)
+        ps_writer_round_at(tick);
+}
+
+/* Fork child: only the forking thread exists.  Other rings hold the
+ * parent's events (the parent writes them); here they become free rings. */
+void ps_thread_reset_all_but(struct ps_thread *self)
+{
+    atomic_store(&next_serial, 0);
+    for (struct ps_thread *t = atomic_load(&registry); t; t = t->next) {
+        atomic_store(&t->drain, 0);
+        atomic_store(&t->head, 0);
+        atomic_store(&t->tail, 0);
+        if (t != self)
+            atomic_store(&t->in_use, 0);
+    }
+    if (self) {
+        ring_reset(self);
+        pthread_setspecific(exit_key, self);
+        ps_ev_thread_start(self);
+    }
+}
+
+/* Between rounds the flusher writes out rings that are filling up, so that
+ * their owners rarely have to stop and drain them themselves. */
+void ps_thread_drain_busy(void)
+{
+    for (struct ps_thread *t = atomic_load(&registry); t; t = t->next) {
+        uint64_t used = atomic_load_explicit(&t->head, memory_order_relaxed) -
+                        atomic_load_explicit(&t->tail, memory_order_relaxed);
+        if (used > t->cap / 4)
+            ps_thread_drain(t, false);
+    }
+}

@@ -1,0 +1,168 @@
+/* Small helpers that do what stdio would, without stdio or the heap: the
+ * shim runs inside malloc, before and after libc is fully set up. */
+#include "shim.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static size_t put_num(char *buf, size_t pos, size_t size, unsigned long long v, unsigned base)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        unsigned d = (unsigned)(v % base);
+        tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        v /= base;
+    } while (v);
+    while (n > 0) {
+        if (pos + 1 < size)
+            buf[pos] = tmp[n - 1];
+        pos++;
+        n--;
+    }
+    return pos;
+}
+
+static size_t ps_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t pos = 0;
+    for (const char *f = fmt; *f; f++) {
+        if (*f != '%') {
+            if (pos + 1 < size)
+                buf[pos] = *f;
+            pos++;
+            continue;
+        }
+        f++;
+        int longs = 0;
+        bool size_t_arg = false;
+        while (*f == 'l') {
+            longs++;
+            f++;
+        }
+        if (*f == 'z') {
+            size_t_arg = true;
+            f++;
+        }
+        switch (*f) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s)
+                s = "(null)";
+            for (; *s; s++) {
+                if (pos + 1 < size)
+                    buf[pos] = *s;
+                pos++;
+            }
+            break;
+        }
+        case 'd': {
+            long long v = longs >= 2 ? va_arg(ap, long long) : longs ? va_arg(ap, long) : va_arg(ap, int);
+            if (v < 0) {
+                if (pos + 1 < size)
+                    buf[pos] = '-';
+                pos++;
+                v = -v;
+            }
+            pos = put_num(buf, pos, size, (unsigned long long)v, 10);
+            break;
+        }
+        case 'u':
+        case 'x': {
+            unsigned long long v = size_t_arg  ? va_arg(ap, size_t)
+                                   : longs >= 2 ? va_arg(ap, unsigned long long)
+                                   : longs      ? va_arg(ap, unsigned long)
+                                                : va_arg(ap, unsigned);
+            pos = put_num(buf, pos, size, v, *f == 'x' ? 16 : 10);
+            break;
+        }
+        case '%':
+            if (pos + 1 < size)
+                buf[pos] = '%';
+            pos++;
+            break;
+        default:
+            break;
+        }
+        if (!*f)
+            break;
+    }
+    if (size)
+        buf[pos < size ? pos : size - 1] = 0;
+    return pos;
+}
+
+size_t ps_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = ps_vfmt(buf, size, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int ps_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = syscall(SYS_write, fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void ps_say(const char *fmt, ...)
+{
+    int saved = errno;
+    char line[1024];
+    size_t n = ps_fmt(line, sizeof line - 1, "perfshim: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += ps_vfmt(line + n, sizeof line - 1 - n, fmt, ap);
+    va_end(ap);
+    if (n > sizeof line - 2)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    ps_write_all(2, line, n);
+    errno = saved;
+}
+
+void *ps_mmap(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void ps_munmap(void *p, size_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+int ps_read_file(const char *path, char *buf, size_t size)
+{
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t got = 0;
+    while (got + 1 < size) {
+        ssize_t n = syscall(SYS_read, fd, buf + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    syscall(SYS_close, fd);
+    buf[got] = 0;
+    return (int)got;
+}

@@ -1,0 +1,22 @@
+// C++ part of the test library: the symbolizer must demangle the linkage
+// name of Widget::make to "ns::Widget::make(int)".
+#include "symtest_lib.h"
+
+namespace ns {
+
+struct Widget {
+    static int make(int v);
+};
+
+__attribute__((noipa)) int Widget::make(int v)
+{
+    int r = symtest_capture(v); /* @mark:widget_call */
+    return r + 2;
+}
+
+} // namespace ns
+
+extern "C" __attribute__((noipa)) int symtest_cxx(int slot)
+{
+    return ns::Widget::make(slot) + 1;
+}
