@@ -254,8 +254,16 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
         rc = ps_error_set(PS_EIO, "cannot read trace '%s': %s", path, strerror(errno));
     if (!rc)
         rc = ps_merge_release(m, UINT64_MAX);
-    if (!rc && !t->proc.exe)
-        rc = ps_error_set(PS_ECORRUPT, "cannot read trace '%s': truncated before its process record", path);
+    if (!rc && !t->proc.exe) {
+        /* Cut inside its first record: a trace of nothing, not bad input. */
+        t->proc.exe = strdup("");
+        t->proc.version = strdup("");
+        t->proc.argv = calloc(1, sizeof *t->proc.argv);
+        t->proc.hz = 1000000000;
+        t->end.truncated = true;
+        if (!t->proc.exe || !t->proc.version || !t->proc.argv)
+            rc = PS_ENOMEM;
+    }
     ps_merge_free(m);
     free(r.buf);
     fclose(f);

@@ -108,9 +108,10 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_repor
         return rc;
     }
     struct ps_trace *t = r->t;
-    if (t->end.truncated)
-        fprintf(stderr, "perfshim: warning: trace '%s' ends inside a record (the process was "
-                        "killed?); reporting the %llu events before it\n",
+    if (!t->end.has_end && !t->end.exec_seen)
+        fprintf(stderr, "perfshim: warning: trace '%s' has no end record (the process was killed "
+                        "or is still running); reporting its %llu events up to the last complete "
+                        "record\n",
                 path, (unsigned long long)t->events);
     ps_trace_exit_string(t, r->exit, sizeof r->exit);
     r->duration_s = ps_trace_seconds(t, t->end.end_tick);

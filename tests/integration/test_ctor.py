@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+import os
+import sys
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pstest  # noqa: E402
+
+# t_ctor: a constructor's allocations are recorded; one leaks (777 bytes).
+t = pstest.Test()
+run = t.run_traced([t.target])
+t.eq(0, run.rc, "exit status")
+t.eq(1, len(run.traces), "trace files")
+if not run.traces:
+    t.done()
+rep = t.report(run.traces[0])
+s = rep["summary"]
+t.eq(1, s["leaked_blocks"], "summary.leaked_blocks")
+t.eq(777, s["leaked_bytes"], "summary.leaked_bytes")
+t.eq(2, s["allocations"], "summary.allocations")
+t.eq(1, s["frees"], "summary.frees")
+t.expect_leak(rep, "ctor_alloc", "@leak:ctor", blocks=1, bytes=777)
+t.done()

@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+import os
+import sys
+
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pstest  # noqa: E402
+
+# t_jemalloc: malloc/calloc/free reaching jemalloc and jemalloc's *allocx
+# API are all seen; dallocx/sdallocx frees are not leaks.
+t = pstest.Test()
+if not t.target or not os.path.exists(t.target):
+    t.skip("t_jemalloc was not built (no libjemalloc-dev)")
+run = t.run_traced([t.target])
+t.eq(0, run.rc, "exit status")
+t.eq(1, len(run.traces), "trace files")
+if not run.traces:
+    t.done()
+rep = t.report(run.traces[0])
+s = rep["summary"]
+t.eq(4, s["leaked_blocks"], "summary.leaked_blocks")
+t.eq(1350, s["leaked_bytes"], "summary.leaked_bytes")
+t.eq(8, s["allocations"], "summary.allocations (malloc x2, mallocx x5, calloc)")
+t.eq(4, s["frees"], "summary.frees (free, dallocx x2, sdallocx)")
+t.check(s["reallocations"] >= 1, "summary.reallocations: expected >= 1 (rallocx), actual %d"
+        % s["reallocations"])
+t.expect_leak(rep, "leak_malloc", "@leak:je_malloc", blocks=1, bytes=100, caller="main")
+t.expect_leak(rep, "leak_mallocx", "@leak:mallocx", blocks=1, bytes=300, caller="main")
+t.expect_leak(rep, "leak_rallocx", "@leak:rallocx", blocks=1, bytes=800, caller="main")
+t.expect_leak(rep, "leak_calloc", "@leak:je_calloc", blocks=1, bytes=150, caller="main")
+t.expect_no_leak(rep, "freed_ones", why="freed with free/dallocx/sdallocx")
+t.done()
