@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "errors.h"
 #include "merge.h"
 
@@ -27,6 +29,8 @@ struct rd {
     uint64_t off;
     uint8_t *buf;
     size_t cap;
+    uint8_t *zbuf; /* decompressed CHUNK_ZSTD payloads */
+    size_t zcap;
 };
 
 /* 1: got it; 0: clean end of file; -1: file ends inside. */
@@ -171,6 +175,26 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             rc = ps_merge_chunk(m, (uint32_t)serial, p, (size_t)(end - p), rec_off);
             break;
         }
+        case PS_REC_CHUNK_ZSTD: {
+            uint64_t serial, raw;
+            if (ps_get_uv(&p, end, &serial) || ps_get_uv(&p, end, &raw) || raw > MAX_RECORD)
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt chunk at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            if (raw > r->zcap) {
+                uint8_t *z = realloc(r->zbuf, raw);
+                if (!z)
+                    return PS_ENOMEM;
+                r->zbuf = z;
+                r->zcap = raw;
+            }
+            size_t got = ZSTD_decompress(r->zbuf, raw, p, (size_t)(end - p));
+            if (ZSTD_isError(got) || got != raw)
+                return ps_error_set(PS_ECORRUPT,
+                                    "cannot read trace '%s': corrupt compressed chunk at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            rc = ps_merge_chunk(m, (uint32_t)serial, r->zbuf, raw, rec_off);
+            break;
+        }
         case PS_REC_ROUND: {
             uint64_t tick, mono, unix_ns;
             if (ps_get_uv(&p, end, &tick) || ps_get_uv(&p, end, &mono) ||
@@ -266,6 +290,7 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     }
     ps_merge_free(m);
     free(r.buf);
+    free(r.zbuf);
     fclose(f);
     if (rc) {
         ps_trace_free(t);

@@ -24,30 +24,34 @@ static inline uint8_t *put_addr(struct ps_thread *t, uint8_t *p, const void *a)
     return p;
 }
 
+/* The hot events are encoded straight into the ring (ps_reserve); their
+ * largest encodings (41, 21 and 61 bytes) fit PS_EV_SMALL_MAX. */
+_Static_assert(1 + 6 * PS_VARINT_MAX <= PS_EV_SMALL_MAX, "small event bound");
+
 void ps_ev_alloc(struct ps_thread *t, uint64_t tick, const void *ptr, size_t size, uint32_t stack)
 {
-    uint8_t ev[1 + 4 * PS_VARINT_MAX], *p = ev;
+    uint8_t *ev = ps_reserve(t), *p = ev;
     *p++ = PS_EV_ALLOC;
     p = ps_put_uv(p, dtick(t, tick));
     p = put_addr(t, p, ptr);
     p = ps_put_uv(p, size);
     p = ps_put_uv(p, stack);
-    ps_thread_put(t, ev, (size_t)(p - ev));
+    ps_commit(t, ev, p);
 }
 
 void ps_ev_free(struct ps_thread *t, uint64_t tick, const void *ptr)
 {
-    uint8_t ev[1 + 2 * PS_VARINT_MAX], *p = ev;
+    uint8_t *ev = ps_reserve(t), *p = ev;
     *p++ = PS_EV_FREE;
     p = ps_put_uv(p, dtick(t, tick));
     p = put_addr(t, p, ptr);
-    ps_thread_put(t, ev, (size_t)(p - ev));
+    ps_commit(t, ev, p);
 }
 
 void ps_ev_realloc(struct ps_thread *t, uint64_t tick0, uint64_t tick1, const void *old,
                    const void *ptr, size_t size, uint32_t stack)
 {
-    uint8_t ev[1 + 6 * PS_VARINT_MAX], *p = ev;
+    uint8_t *ev = ps_reserve(t), *p = ev;
     *p++ = PS_EV_REALLOC;
     p = ps_put_uv(p, dtick(t, tick0));
     p = ps_put_uv(p, dtick(t, tick1));
@@ -55,7 +59,7 @@ void ps_ev_realloc(struct ps_thread *t, uint64_t tick0, uint64_t tick1, const vo
     p = put_addr(t, p, ptr);
     p = ps_put_uv(p, size);
     p = ps_put_uv(p, stack);
-    ps_thread_put(t, ev, (size_t)(p - ev));
+    ps_commit(t, ev, p);
 }
 
 void ps_ev_thread_start(struct ps_thread *t)

@@ -63,6 +63,7 @@ static void parse_options(void)
     o->flush_ms = opt_uint("PERFSHIM_FLUSH_MS", def_FLUSH_MS, 1, 3600000);
     o->verbose = opt_uint("PERFSHIM_VERBOSE", def_VERBOSE, 0, 9) != 0;
     o->disable = opt_uint("PERFSHIM_DISABLE", def_DISABLE, 0, 1) != 0;
+    o->compress = opt_uint("PERFSHIM_COMPRESS", def_COMPRESS, 0, 19);
     o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
     unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
     unsigned bytes = 16 * 1024;

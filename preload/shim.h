@@ -46,6 +46,7 @@ struct ps_options {
     unsigned flush_ms;
     unsigned stack_depth;
     unsigned buffer_bytes;
+    unsigned compress; /* zstd level, 0 = off */
     int clock; /* -1 auto, else enum ps_clock_kind */
     bool verbose;
     bool disable;
@@ -114,6 +115,7 @@ struct ps_thread {
     pid_t tid;
     uint64_t prev_tick;           /* encoder state, owner only */
     uint64_t prev_addr;
+    uint8_t bounce[128];          /* events that do not fit before the ring wraps */
     struct ps_thread *next;       /* registry list, never unlinked */
 };
 
@@ -124,12 +126,36 @@ struct ps_thread *ps_thread_attach(void);
 void ps_thread_reset_all_but(struct ps_thread *self); /* fork child */
 /* Append LEN bytes (one whole event) to T's ring. */
 void ps_thread_put(struct ps_thread *t, const uint8_t *ev, size_t len);
+/* Fast path for small events: encode in place.  ps_reserve returns where
+ * to encode up to MAX bytes (in the ring when it has that much room before
+ * it wraps, else the bounce buffer); ps_commit publishes them. */
+#define PS_EV_SMALL_MAX 64
+static inline uint8_t *ps_reserve(struct ps_thread *t)
+{
+    uint64_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
+    uint64_t tail = atomic_load_explicit(&t->tail, memory_order_acquire);
+    uint32_t at = (uint32_t)(head & (t->cap - 1));
+    if (PS_LIKELY(t->cap - at >= PS_EV_SMALL_MAX && head + PS_EV_SMALL_MAX - tail <= t->cap))
+        return t->ring + at;
+    return t->bounce;
+}
+
+static inline void ps_commit(struct ps_thread *t, uint8_t *start, uint8_t *end)
+{
+    if (PS_UNLIKELY(start == t->bounce)) {
+        ps_thread_put(t, start, (size_t)(end - start));
+        return;
+    }
+    uint64_t head = atomic_load_explicit(&t->head, memory_order_relaxed);
+    atomic_store_explicit(&t->head, head + (uint64_t)(end - start), memory_order_release);
+}
+
 /* Write T's pending bytes out.  WAIT: block for the drain lock. */
 void ps_thread_drain(struct ps_thread *t, bool wait);
 /* Drain every ring; ROUND: then write a ROUND record. */
 void ps_thread_drain_all(bool round);
 void ps_thread_init(void);
-void ps_thread_drain_busy(void);
+bool ps_thread_drain_busy(void); /* true if some ring was filling up */
 
 /* The calling thread's buffer, attaching it on first use; NULL when the
  * thread has gone (its exit handler already ran). */
@@ -184,6 +210,9 @@ void ps_writer_header(void);
 void ps_writer_record(int kind, const void *a, size_t alen, const void *b, size_t blen,
                       const void *c, size_t clen);
 void ps_writer_round_at(uint64_t tick);
+/* One thread's pending event bytes (two pieces when the ring wraps):
+ * compressed when the flusher thread writes them, raw otherwise. */
+void ps_writer_chunk(uint32_t serial, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 void ps_writer_end(int exit_kind, int code);
 void ps_writer_lock(void);
 void ps_writer_unlock(void);
@@ -193,6 +222,10 @@ int ps_writer_fd(void);
 void ps_writer_fd_moved(int fd);
 const char *ps_writer_path(void);
 const char *ps_errname(int e);
+
+/* ---- chunk compression (compress.c), flusher thread only ------------------- */
+void ps_compress_init(void);
+const uint8_t *ps_compress(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, size_t *out_len);
 
 /* ---- real functions and the bootstrap arena (real.c) ---------------------- */
 struct ps_real_fns {

@@ -129,13 +129,11 @@ void ps_thread_drain(struct ps_thread *t, bool wait)
     uint64_t head = atomic_load_explicit(&t->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&t->tail, memory_order_relaxed);
     if (head != tail) {
-        uint8_t hdr[PS_VARINT_MAX];
-        size_t hlen = (size_t)(ps_put_uv(hdr, t->serial) - hdr);
         uint32_t mask = t->cap - 1;
         uint32_t from = (uint32_t)(tail & mask);
         size_t len = (size_t)(head - tail);
         size_t first = len < t->cap - from ? len : t->cap - from;
-        ps_writer_record(PS_REC_CHUNK, hdr, hlen, t->ring + from, first, t->ring, len - first);
+        ps_writer_chunk(t->serial, t->ring + from, first, t->ring, len - first);
         atomic_store_explicit(&t->tail, head, memory_order_release);
     }
     drain_unlock(t);
@@ -190,12 +188,16 @@ void ps_thread_reset_all_but(struct ps_thread *self)
 
 /* Between rounds the flusher writes out rings that are filling up, so that
  * their owners rarely have to stop and drain them themselves. */
-void ps_thread_drain_busy(void)
+bool ps_thread_drain_busy(void)
 {
+    bool busy = false;
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next) {
         uint64_t used = atomic_load_explicit(&t->head, memory_order_relaxed) -
                         atomic_load_explicit(&t->tail, memory_order_relaxed);
-        if (used > t->cap / 4)
+        if (used > t->cap / 8) {
             ps_thread_drain(t, false);
+            busy = true;
+        }
     }
+    return busy;
 }

@@ -235,6 +235,22 @@ void ps_writer_record(int kind, const void *a, size_t alen, const void *b, size_
     errno = saved;
 }
 
+/* True on the flusher thread: the only one that compresses. */
+static __thread bool in_flusher;
+
+void ps_writer_chunk(uint32_t serial, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    uint8_t hdr[2 * PS_VARINT_MAX], *p = ps_put_uv(hdr, serial);
+    size_t zlen;
+    const uint8_t *z = in_flusher ? ps_compress(a, alen, b, blen, &zlen) : NULL;
+    if (z) {
+        p = ps_put_uv(p, alen + blen);
+        ps_writer_record(PS_REC_CHUNK_ZSTD, hdr, (size_t)(p - hdr), z, zlen, NULL, 0);
+    } else {
+        ps_writer_record(PS_REC_CHUNK, hdr, (size_t)(p - hdr), a, alen, b, blen);
+    }
+}
+
 void ps_writer_header(void)
 {
     static uint8_t buf[48 * 1024];
@@ -309,13 +325,19 @@ static void *flusher_main(void *arg)
 {
     (void)arg;
     ps__busy = 1; /* nothing this thread does is the target's */
+    in_flusher = true;
+    ps_compress_init();
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     prctl(PR_SET_NAME, "perfshim-flush");
     uint64_t last_round = ps_clock_mono_ns();
     uint64_t period = (uint64_t)ps__opt.flush_ms * 1000000ull;
-    uint64_t nap = period < 10000000ull ? period : 10000000ull;
+    /* Nap 10 ms while the target is quiet, 1 ms while its rings fill: the
+     * flusher, not the target's threads, should be the one writing (and
+     * compressing) them. */
+    uint64_t quiet = period < 10000000ull ? period : 10000000ull;
+    uint64_t nap = quiet;
     for (;;) {
         struct timespec ts = {0, (long)nap};
         syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
@@ -326,7 +348,7 @@ static void *flusher_main(void *arg)
             ps_thread_drain_all(true);
             last_round = now;
         } else {
-            ps_thread_drain_busy();
+            nap = ps_thread_drain_busy() ? 1000000ull : quiet;
         }
     }
     return NULL;

@@ -7,7 +7,7 @@
 # works offline on a machine that has them.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjson-dev)
+pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjson-dev libzstd-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev

@@ -42,7 +42,8 @@
     X(CHUNK, 2, "one flushed piece of one thread's event stream")           \
     X(ROUND, 3, "flush round: ordering promise and clock calibration")      \
     X(END, 4, "process ended: exit status and end time")                    \
-    X(EXIT_SIGNAL, 5, "appended by perfshim record: the process died of a signal")
+    X(EXIT_SIGNAL, 5, "appended by perfshim record: the process died of a signal") \
+    X(CHUNK_ZSTD, 6, "a CHUNK whose event bytes are one zstd frame")
 
 /* Events inside a CHUNK: X(NAME, value, description). */
 #define PS_EVENTS(X)                                                         \
