@@ -52,8 +52,11 @@ static void location(const struct ps_frame *f, char *buf, size_t size)
         snprintf(buf, size, "%s:%d", ps_display_path(f->file), f->line);
     else if (f->file)
         snprintf(buf, size, "%s", ps_display_path(f->file));
+    else if (f->function && strcmp(f->function, "??") != 0)
+        snprintf(buf, size, "in %s", base_name(f->module));
     else
-        snprintf(buf, size, "%s+0x%" PRIx64, base_name(f->module), f->address);
+        snprintf(buf, size, "%s at 0x%" PRIx64, f->module && *f->module ? base_name(f->module) : "?",
+                 f->address);
 }
 
 static void command_line(const struct ps_trace *t, char *buf, size_t size)
