@@ -28,7 +28,9 @@ static uintptr_t unw_lo, unw_hi;     /* libunwind's text */
 
 #define BUCKET_BITS 18
 #define NBUCKETS (1u << BUCKET_BITS)
-#define ARENA_BYTES (1ull << 32) /* reserved, touched as stacks arrive */
+/* Reserved, touched as stacks arrive.  With strict overcommit a 4 GiB
+ * reservation can fail; smaller ones are tried before giving up. */
+static uint64_t arena_bytes;
 
 struct node {
     uint64_t hash;
@@ -48,7 +50,11 @@ static _Atomic int full_said;
 static void table_map(void)
 {
     buckets = ps_mmap(NBUCKETS * sizeof *buckets);
-    arena = ps_mmap(ARENA_BYTES);
+    for (arena_bytes = 1ull << 32; arena_bytes >= (1ull << 24); arena_bytes >>= 2)
+        if ((arena = ps_mmap(arena_bytes)))
+            break;
+    if (!arena || !buckets)
+        ps_say("cannot reserve memory for the stack table; allocations are recorded without stacks");
     atomic_store(&arena_used, 8); /* offset 0 means "none" */
     atomic_store(&next_id, 1);    /* id 0 is PS_STACK_NONE */
 }
@@ -91,7 +97,7 @@ void ps_stack_init(void)
 void ps_stack_reset(void)
 {
     ps_munmap((void *)buckets, NBUCKETS * sizeof *buckets);
-    ps_munmap(arena, ARENA_BYTES);
+    ps_munmap(arena, arena_bytes);
     table_map();
 }
 
@@ -155,7 +161,7 @@ uint32_t ps_stack_capture(struct ps_thread *t)
 
     size_t size = (sizeof(struct node) + n * sizeof(uintptr_t) + 7) & ~(size_t)7;
     uint64_t off = atomic_fetch_add(&arena_used, size);
-    if (off + size > ARENA_BYTES || (off >> 3) > UINT32_MAX) {
+    if (off + size > arena_bytes || (off >> 3) > UINT32_MAX) {
         if (!atomic_exchange(&full_said, 1))
             ps_say("stack table full; further new stacks are recorded as unknown");
         return PS_STACK_NONE;
