@@ -43,6 +43,22 @@ static inline bool passing(void)
     return !ps_active() || ps__busy;
 }
 
+/* The shape every allocating hook shares: pass through, or call and record
+ * (with errno as the real call left it). */
+#define TRACED_ALLOC(call, size)                                         \
+    do {                                                                 \
+        if (passing())                                                   \
+            return call;                                                 \
+        ps__busy = 1;                                                    \
+        void *p_ = call;                                                 \
+        int e_ = errno;                                                  \
+        if (p_)                                                          \
+            note_alloc(p_, size);                                        \
+        ps__busy = 0;                                                    \
+        errno = e_;                                                      \
+        return p_;                                                       \
+    } while (0)
+
 #define BOOT_OR(expr_if_booting)                                         \
     do {                                                                 \
         if (PS_UNLIKELY(!atomic_load_explicit(&ps__real_ready, memory_order_acquire))) { \
@@ -57,31 +73,13 @@ static inline bool passing(void)
 PS_EXPORT void *malloc(size_t size)
 {
     BOOT_OR(ps_boot_alloc(size, 16));
-    if (passing())
-        return ps_real.malloc(size);
-    ps__busy = 1;
-    void *p = ps_real.malloc(size);
-    int e = errno;
-    if (p)
-        note_alloc(p, size);
-    ps__busy = 0;
-    errno = e;
-    return p;
+    TRACED_ALLOC(ps_real.malloc(size), size);
 }
 
 PS_EXPORT void *calloc(size_t n, size_t size)
 {
     BOOT_OR(ps_boot_alloc(n * size, 16)); /* static arena: already zero */
-    if (passing())
-        return ps_real.calloc(n, size);
-    ps__busy = 1;
-    void *p = ps_real.calloc(n, size);
-    int e = errno;
-    if (p)
-        note_alloc(p, n * size);
-    ps__busy = 0;
-    errno = e;
-    return p;
+    TRACED_ALLOC(ps_real.calloc(n, size), n * size);
 }
 
 PS_EXPORT void free(void *p)
@@ -182,16 +180,7 @@ static void *aligned_common(void *(*fn)(size_t, size_t), size_t align, size_t si
         void *p = NULL;
         return posix_memalign(&p, align, size) == 0 ? p : NULL;
     }
-    if (passing())
-        return fn(align, size);
-    ps__busy = 1;
-    void *p = fn(align, size);
-    int e = errno;
-    if (p)
-        note_alloc(p, size);
-    ps__busy = 0;
-    errno = e;
-    return p;
+    TRACED_ALLOC(fn(align, size), size);
 }
 
 PS_EXPORT void *aligned_alloc(size_t align, size_t size)
@@ -290,16 +279,7 @@ PS_EXPORT void *mallocx(size_t size, int flags)
 {
     BOOT_OR(ps_boot_alloc(size, (size_t)1 << JE_LG_ALIGN(flags)));
     void *(*fn)(size_t, int) = ps_real.mallocx ? ps_real.mallocx : emulated_mallocx;
-    if (passing())
-        return fn(size, flags);
-    ps__busy = 1;
-    void *p = fn(size, flags);
-    int e = errno;
-    if (p)
-        note_alloc(p, size);
-    ps__busy = 0;
-    errno = e;
-    return p;
+    TRACED_ALLOC(fn(size, flags), size);
 }
 
 PS_EXPORT void *rallocx(void *old, size_t size, int flags)

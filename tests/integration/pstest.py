@@ -195,6 +195,16 @@ class Test:
                            timeout=timeout, env=self.traced_env(dir, template, env_extra))
         return Run(p.returncode, p.stdout, p.stderr, dir, self.traces_in(dir))
 
+    def run_one(self, argv, rc=0, **kw):
+        """Run ARGV traced; expect exit status RC and exactly one trace;
+        return (run, report).  Stops the test when there is no trace."""
+        run = self.run_traced(argv, **kw)
+        self.eq(rc, run.rc, "exit status")
+        self.eq(1, len(run.traces), "trace files (%s)" % run.traces)
+        if not run.traces:
+            self.done()
+        return run, self.report(run.traces[0])
+
     def perfshim_run(self, args, timeout=60, cwd=None, env=None):
         p = subprocess.run([self.perfshim] + args, capture_output=True, timeout=timeout,
                            cwd=cwd, env=env or self.base_env())

@@ -9,12 +9,7 @@ import pstest  # noqa: E402
 # t_basic: 3 x 100 bytes from leak_hundred, 1 x 4096 from leak_page, no
 # false leaks among 2000 malloc/free pairs of various sizes.
 t = pstest.Test()
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files (%s)" % run.traces)
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
 t.eq(1, rep["trace_format_version"], "trace_format_version")
 t.eq("exited 0", rep["process"]["exit"], "process.exit")

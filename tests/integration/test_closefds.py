@@ -9,12 +9,7 @@ import pstest  # noqa: E402
 # t_closefds: the target closes every fd, dup2s /dev/null over 3..63 and
 # chdirs to /; the trace is still complete and both leaks are reported.
 t = pstest.Test()
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
 t.eq("exited 0", rep["process"]["exit"], "process.exit (a complete trace)")
 t.eq(2, s["leaked_blocks"], "summary.leaked_blocks")

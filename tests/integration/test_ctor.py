@@ -8,12 +8,7 @@ import pstest  # noqa: E402
 
 # t_ctor: a constructor's allocations are recorded; one leaks (777 bytes).
 t = pstest.Test()
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
 t.eq(1, s["leaked_blocks"], "summary.leaked_blocks")
 t.eq(777, s["leaked_bytes"], "summary.leaked_bytes")

@@ -9,12 +9,7 @@ import pstest  # noqa: E402
 # t_inline (-O2): frame 0 is the always_inline helper (inlined: true) at the
 # malloc line, frame 1 its noinline caller at the call line.
 t = pstest.Test()
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 t.eq(1, rep["summary"]["leaked_blocks"], "summary.leaked_blocks")
 t.eq(321, rep["summary"]["leaked_bytes"], "summary.leaked_bytes")
 t.eq(1, len(rep["leaks"]), "leak groups (%s)" % t.describe_leaks(rep))

@@ -11,12 +11,7 @@ import pstest  # noqa: E402
 t = pstest.Test()
 if not t.target or not os.path.exists(t.target):
     t.skip("t_jemalloc was not built (no libjemalloc-dev)")
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
 t.eq(4, s["leaked_blocks"], "summary.leaked_blocks")
 t.eq(1350, s["leaked_bytes"], "summary.leaked_bytes")

@@ -10,12 +10,7 @@ import pstest  # noqa: E402
 # free, other reallocs = reallocations; the block carries its last
 # realloc's stack and size.
 t = pstest.Test()
-run = t.run_traced([t.target])
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
 t.eq(3, s["allocations"], "summary.allocations (realloc(NULL,64), malloc(1000), malloc(10))")
 t.eq(2, s["frees"], "summary.frees (realloc(a,0), free(c))")

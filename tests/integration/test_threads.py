@@ -10,12 +10,7 @@ import pstest  # noqa: E402
 # (one group: 40 blocks, 42240 bytes); 160000 churn blocks freed across
 # threads; no false leak whose allocating frame is in t_threads.c.
 t = pstest.Test()
-run = t.run_traced([t.target], timeout=50)
-t.eq(0, run.rc, "exit status")
-t.eq(1, len(run.traces), "trace files")
-if not run.traces:
-    t.done()
-rep = t.report(run.traces[0])
+run, rep = t.run_one([t.target], timeout=50)
 s = rep["summary"]
 t.expect_leak(rep, "thread_leak", "@leak:thread", blocks=40, bytes=42240, caller="thread_main")
 mine = t.leaks_in_file(rep, t.source)
