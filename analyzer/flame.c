@@ -1,13 +1,22 @@
 /* `perfshim flame --format folded`: one line per distinct stack, outermost
  * frame first, frames joined by ';', then a space and an integer weight
  * (bytes for alloc and leak): the input of flamegraph.pl, inferno and
- * speedscope.  Inline frames are frames of their own. */
+ * speedscope.  Inline frames are frames of their own.
+ *
+ * Two stack ids can fold to the same line (different return addresses on
+ * the same source lines, or frames that differ only below the shown
+ * names), so lines are collected, sorted and merged before printing. */
 #include "flame.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+
+struct line {
+    char *text;
+    uint64_t weight;
+};
 
 static void put_name(FILE *out, const char *s)
 {
@@ -16,25 +25,67 @@ static void put_name(FILE *out, const char *s)
         fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, out);
 }
 
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
+}
+
 int ps_flame_folded(FILE *out, struct ps_report *r, enum ps_flame_type type)
 {
     const struct ps_heap *h = r->h;
-    for (uint64_t id = 0; id < h->nsites; id++) {
+    struct line *lines = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (uint64_t id = 0; id < h->nsites && !rc; id++) {
         uint64_t w = type == PS_FLAME_ALLOC ? h->sites[id].alloc_bytes : h->sites[id].live_bytes;
         if (!w)
             continue;
         struct ps_frame *f;
-        size_t n;
-        int rc = ps_report_stack_frames(r, (uint32_t)id, &f, &n);
-        if (rc)
-            return rc;
-        for (size_t k = n; k-- > 0;) {
-            put_name(out, f[k].function ? f[k].function : "??");
-            if (k)
-                fputc(';', out);
+        size_t nf;
+        if ((rc = ps_report_stack_frames(r, (uint32_t)id, &f, &nf)))
+            break;
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *ms = open_memstream(&text, &tlen);
+        if (!ms) {
+            free(f);
+            rc = PS_ENOMEM;
+            break;
         }
-        fprintf(out, " %llu\n", (unsigned long long)w);
+        for (size_t k = nf; k-- > 0;) {
+            put_name(ms, f[k].function ? f[k].function : "??");
+            if (k)
+                fputc(';', ms);
+        }
+        fclose(ms);
         free(f);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct line *g = realloc(lines, cap * sizeof *g);
+            if (!g) {
+                free(text);
+                rc = PS_ENOMEM;
+                break;
+            }
+            lines = g;
+        }
+        lines[n++] = (struct line){text, w};
     }
-    return ferror(out) ? PS_EIO : 0;
+    if (!rc) {
+        qsort(lines, n, sizeof *lines, line_cmp);
+        for (size_t i = 0; i < n;) {
+            uint64_t w = 0;
+            size_t j = i;
+            for (; j < n && strcmp(lines[j].text, lines[i].text) == 0; j++)
+                w += lines[j].weight;
+            fprintf(out, "%s %llu\n", lines[i].text, (unsigned long long)w);
+            i = j;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(lines[i].text);
+    free(lines);
+    if (!rc && ferror(out))
+        rc = PS_EIO;
+    return rc;
 }

@@ -17,6 +17,8 @@
 
 #include "errors.h"
 
+static const char *trace_path; /* for messages; set by ps_merge_new */
+
 struct chunk {
     struct chunk *next;
     size_t len;
@@ -45,6 +47,7 @@ struct ps_merge {
     struct stream **heap;
     size_t nheap, heap_cap;
     int error;
+    uint32_t exec_thread;
 };
 
 struct ps_merge *ps_merge_new(struct ps_trace *t, ps_event_fn fn, void *ctx)
@@ -53,6 +56,7 @@ struct ps_merge *ps_merge_new(struct ps_trace *t, ps_event_fn fn, void *ctx)
     if (!m)
         return NULL;
     m->t = t;
+    trace_path = t->path;
     m->fn = fn;
     m->ctx = ctx;
     return m;
@@ -138,8 +142,10 @@ static struct stream *heap_pop(struct ps_merge *m)
 
 static int corrupt(const struct stream *s, const char *what)
 {
-    return ps_error_set(PS_ECORRUPT, "corrupt event in thread %u (chunk at offset %llu): %s",
-                        s->serial, (unsigned long long)(s->head ? s->head->offset : 0), what);
+    return ps_error_set(PS_ECORRUPT,
+                        "cannot read trace '%s': corrupt event in thread %u (chunk at offset %llu): %s",
+                        trace_path, s->serial, (unsigned long long)(s->head ? s->head->offset : 0),
+                        what);
 }
 
 #define GET(var)                                            \
@@ -414,8 +420,8 @@ int ps_merge_chunk(struct ps_merge *m, uint32_t serial, const uint8_t *data, siz
                    uint64_t offset)
 {
     if (serial > (1u << 24))
-        return ps_error_set(PS_ECORRUPT, "corrupt chunk at offset %llu: thread serial %u",
-                            (unsigned long long)offset, serial);
+        return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt chunk at offset %llu: thread serial %u",
+                            m->t->path, (unsigned long long)offset, serial);
     if (serial >= m->nstreams) {
         size_t n = m->nstreams ? m->nstreams : 16;
         while (n <= serial)
@@ -465,8 +471,12 @@ int ps_merge_release(struct ps_merge *m, uint64_t frontier)
         if (ev.tick > m->t->last_tick)
             m->t->last_tick = ev.tick;
         m->t->events++;
-        if (ev.kind == PS_EV_EXEC)
+        if (ev.kind == PS_EV_EXEC) {
             m->t->end.exec_seen = true; /* counts only when no END follows */
+            m->exec_thread = ev.thread;
+        } else if (m->t->end.exec_seen && ev.thread == m->exec_thread) {
+            m->t->end.exec_seen = false; /* that thread went on: exec failed */
+        }
         m->fn(m->ctx, &ev);
         int rc = refill(m, s);
         if (rc)

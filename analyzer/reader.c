@@ -132,7 +132,8 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             t->end.truncated = true;
             return 0;
         }
-        if (kind == 0 || kind >= PS_REC_MAX_ || vr < 0 || len > MAX_RECORD)
+        bool optional = kind >= PS_REC_FIRST_OPTIONAL;
+        if (kind == 0 || (kind >= PS_REC_MAX_ && !optional) || vr < 0 || len > MAX_RECORD)
             return ps_error_set(PS_ECORRUPT,
                                 "cannot read trace '%s': corrupt record at offset %llu (kind %u)",
                                 t->path, (unsigned long long)rec_off, kind);
@@ -151,6 +152,8 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             return 0;
         }
         const uint8_t *p = r->buf, *end = r->buf + len;
+        if (optional && kind >= PS_REC_MAX_)
+            continue; /* an optional record of a later perfshim: skip it */
         if (!have_process && kind != PS_REC_PROCESS)
             return ps_error_set(PS_ECORRUPT,
                                 "cannot read trace '%s': corrupt: first record is not a process record",
@@ -296,8 +299,12 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
         ps_trace_free(t);
         return rc;
     }
-    if (!t->end.has_end && t->last_tick > t->end.end_tick)
+    if (!t->end.has_end) {
+        /* killed: it lived at least until its last event and last ROUND */
         t->end.end_tick = t->last_tick;
+        if (t->nsyncs && t->syncs[t->nsyncs - 1][0] > t->end.end_tick)
+            t->end.end_tick = t->syncs[t->nsyncs - 1][0];
+    }
     if (t->end.end_tick < t->proc.start_tick)
         t->end.end_tick = t->proc.start_tick;
     *out = t;

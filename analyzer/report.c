@@ -34,7 +34,8 @@ int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **f
         struct ps_frame *f = calloc(1, sizeof *f);
         if (!f)
             return PS_ENOMEM;
-        f->function = id == PS_STACK_NONE ? "[no stack: allocated before perfshim started]"
+        /* id 0: no unwinder, PERFSHIM_STACK_DEPTH=0 or a full stack table */
+        f->function = id == PS_STACK_NONE ? "[no stack recorded]"
                                           : "[stack not in trace: it was cut short]";
         f->module = "";
         *frames = f;

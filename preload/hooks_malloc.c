@@ -78,7 +78,12 @@ PS_EXPORT void *malloc(size_t size)
 
 PS_EXPORT void *calloc(size_t n, size_t size)
 {
-    BOOT_OR(ps_boot_alloc(n * size, 16)); /* static arena: already zero */
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    BOOT_OR(ps_boot_alloc(bytes, 16)); /* static arena: already zero */
     TRACED_ALLOC(ps_real.calloc(n, size), n * size);
 }
 

@@ -209,7 +209,9 @@ void ps_writer_header(void);
  * iovecs (a CHUNK's event bytes may wrap around its ring). */
 void ps_writer_record(int kind, const void *a, size_t alen, const void *b, size_t blen,
                       const void *c, size_t clen);
-void ps_writer_round_at(uint64_t tick);
+/* The tick and the clocks are read together, before the drain, so that the
+ * pair calibrates ticks and the tick is an honest ordering frontier. */
+void ps_writer_round_at(uint64_t tick, uint64_t mono_ns, uint64_t unix_ns);
 /* One thread's pending event bytes (two pieces when the ring wraps):
  * compressed when the flusher thread writes them, raw otherwise. */
 void ps_writer_chunk(uint32_t serial, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

@@ -160,11 +160,11 @@ void ps_thread_put(struct ps_thread *t, const uint8_t *ev, size_t len)
 
 void ps_thread_drain_all(bool round)
 {
-    uint64_t tick = ps_now();
+    uint64_t tick = ps_now(), mono = ps_clock_mono_ns(), unix_ns = ps_clock_unix_ns();
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next)
         ps_thread_drain(t, true);
     if (round)
-        ps_writer_round_at(tick);
+        ps_writer_round_at(tick, mono, unix_ns);
 }
 
 /* Fork child: only the forking thread exists.  Other rings hold the

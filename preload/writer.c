@@ -291,12 +291,12 @@ void ps_writer_header(void)
     ps_writer_record(PS_REC_PROCESS, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
 }
 
-void ps_writer_round_at(uint64_t tick)
+void ps_writer_round_at(uint64_t tick, uint64_t mono_ns, uint64_t unix_ns)
 {
     uint8_t buf[3 * PS_VARINT_MAX], *p = buf;
     p = ps_put_uv(p, tick);
-    p = ps_put_uv(p, ps_clock_mono_ns());
-    p = ps_put_uv(p, ps_clock_unix_ns());
+    p = ps_put_uv(p, mono_ns);
+    p = ps_put_uv(p, unix_ns);
     ps_writer_record(PS_REC_ROUND, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
 }
 

@@ -10,8 +10,8 @@
     X(OUTPUT, "perfshim.%p.trace",                                                     \
       "trace file template: %p pid, %e executable name, %% a percent sign")            \
     X(FLUSH_MS, "1000", "longest time (ms) an event waits in memory before it is written") \
-    X(VERBOSE, "0", "1: say on stderr which trace file is written and why tracing stops") \
-    X(STACK_DEPTH, "64", "deepest allocation stack recorded, in frames (1-128)")         \
+    X(VERBOSE, "0", "1: also say on stderr which trace file each process writes")        \
+    X(STACK_DEPTH, "64", "deepest allocation stack recorded, in frames (0-128; 0: no stacks)") \
     X(BUFFER_KB, "256", "per-thread event buffer in KiB (16-65536, rounded to a power of two)") \
     X(CLOCK, "auto", "time source: auto (TSC when the kernel trusts it), tsc, monotonic") \
     X(COMPRESS, "1", "zstd level for chunks the background thread writes (0: none, 1-19)") \

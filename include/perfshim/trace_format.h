@@ -9,7 +9,10 @@
  *   record:  u8 kind | uvarint payload length | payload
  *
  * Records carry their own length so that a reader can find the end of the
- * last complete one in a file cut short by SIGKILL.  Allocation events are
+ * last complete one in a file cut short by SIGKILL, and skip what it does
+ * not know: record kinds 64 and above are optional (informational; a reader
+ * that does not know one skips it), kinds below 64 are required (a reader
+ * that does not know one refuses the file).  Allocation events are
  * far too frequent for a length each: they live inside CHUNK records, one
  * per flush of one thread's buffer, as a packed stream of events that begin
  * with a one-byte kind and have fixed layouts.  Within one thread's stream
@@ -56,6 +59,8 @@
     X(THREAD_START, 7, "first event of a thread's stream")                   \
     X(THREAD_EXIT, 8, "last event of a thread's stream")                     \
     X(EXEC, 9, "the thread is about to call exec")
+
+#define PS_REC_FIRST_OPTIONAL 64
 
 enum ps_record_kind {
 #define PS__X(name, val, desc) PS_REC_##name = val,

@@ -31,4 +31,25 @@ if rep["leaks"]:
     t.check(pstest.func_is(rep["leaks"][0]["stack"][0], "leak_page"),
             "largest leak first: expected leak_page, actual %s"
             % pstest.short_stack(rep["leaks"][0]["stack"], 1))
+
+# Folded stacks: one line per distinct stack, outermost first, weight in bytes.
+def folded(kind):
+    rc, stdout, stderr = t.perfshim_run(["flame", "--type", kind, run.traces[0]])
+    t.eq(0, rc, "flame --type %s exit status (stderr %r)" % (kind, stderr))
+    out = {}
+    for ln in stdout.decode().splitlines():
+        stack, _, w = ln.rpartition(" ")
+        t.check(stack and w.isdigit(), "folded line %r" % ln)
+        t.check(stack not in out, "stack folded twice: %r" % stack)
+        out[stack] = int(w) if w.isdigit() else 0
+    return out
+
+leak = folded("leak")
+t.eq(2, len(leak), "flame --type leak lines (%r)" % leak)
+for func, weight in (("leak_hundred", 300), ("leak_page", 4096)):
+    hits = [w for st, w in leak.items() if st.endswith(";main;" + func)]
+    t.eq([weight], hits, "flame --type leak weight of ...;main;%s" % func)
+alloc = folded("alloc")
+t.eq(s["total_allocated_bytes"], sum(alloc.values()), "flame --type alloc total weight")
+t.check(any(st.endswith(";main;churn") for st in alloc), "flame --type alloc has ...;main;churn")
 t.done()
