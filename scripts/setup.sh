@@ -11,7 +11,7 @@ pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjs
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev
-                   sqlite3 git cppcheck binutils) ;;
+                   sqlite3 git cppcheck binutils redis-server redis-tools) ;;
     --bench) pkgs+=(python3 heaptrack time) ;;
     *) echo "setup.sh: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
