@@ -48,7 +48,13 @@ struct ps_merge {
     size_t nheap, heap_cap;
     int error;
     uint32_t exec_thread;
+    uint64_t queued; /* chunk bytes held, waiting for their ROUND */
 };
+
+/* The shim writes a ROUND every flush period; no real process produces
+ * anywhere near this much between two.  More means a crafted or broken
+ * file, which must not make us exhaust memory. */
+#define MAX_QUEUED (1ull << 30)
 
 struct ps_merge *ps_merge_new(struct ps_trace *t, ps_event_fn fn, void *ctx)
 {
@@ -168,7 +174,7 @@ static int define_stack(struct ps_merge *m, struct stream *s)
     uint64_t id, depth;
     GET(id);
     GET(depth);
-    if (id == 0 || id > (1u << 30) || depth == 0 || depth > PS_STACK_MAX_DEPTH)
+    if (id == 0 || id > PS_STACK_ID_MAX || depth == 0 || depth > PS_STACK_MAX_DEPTH)
         return corrupt(s, "bad stack definition");
     struct ps_trace *t = m->t;
     if (id >= t->nstacks) {
@@ -298,6 +304,7 @@ static int decode_next(struct ps_merge *m, struct stream *s)
             s->head = done->next;
             if (!s->head)
                 s->tail = NULL;
+            m->queued -= done->len;
             free(done);
             if (!s->head)
                 return 0;
@@ -320,6 +327,8 @@ static int decode_next(struct ps_merge *m, struct stream *s)
             e->addr = addr_delta(s, v);
             GET(e->size);
             GET(v);
+            if (v > PS_STACK_ID_MAX || e->addr == 0)
+                return corrupt(s, v > PS_STACK_ID_MAX ? "stack id out of range" : "allocation at address 0");
             e->stack = (uint32_t)v;
             break;
         case PS_EV_FREE:
@@ -344,11 +353,15 @@ static int decode_next(struct ps_merge *m, struct stream *s)
             e->tick = s->prev_tick;
             e->addr = addr_delta(s, a);
             s->prev_tick += dt1;
+            if (stack > PS_STACK_ID_MAX)
+                return corrupt(s, "stack id out of range");
             s->pending = (struct ps_event){.tick = s->prev_tick, .thread = s->serial,
                                            .kind = PS_EV_ALLOC, .realloc = true,
                                            .addr = addr_delta(s, b), .size = size,
                                            .stack = (uint32_t)stack};
             s->has_pending = true;
+            if (s->pending.addr == 0)
+                return corrupt(s, "reallocation to address 0");
             break;
         }
         case PS_EV_STACK: {
@@ -441,13 +454,20 @@ int ps_merge_chunk(struct ps_merge *m, uint32_t serial, const uint8_t *data, siz
         s->serial = serial;
         m->streams[serial] = s;
     }
+    if (m->queued + len > MAX_QUEUED)
+        return ps_error_set(PS_ECORRUPT,
+                            "cannot read trace '%s': corrupt: more than 1 GiB of events between "
+                            "two flush rounds (chunk at offset %llu)",
+                            m->t->path, (unsigned long long)offset);
     struct chunk *c = malloc(sizeof *c + len);
     if (!c)
         return PS_ENOMEM;
+    m->queued += len;
     c->next = NULL;
     c->len = len;
     c->offset = offset;
-    memcpy(c->data, data, len);
+    if (len)
+        memcpy(c->data, data, len);
     bool was_empty = !s->head;
     if (s->tail)
         s->tail->next = c;

@@ -151,7 +151,8 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             t->end.truncated = true;
             return 0;
         }
-        const uint8_t *p = r->buf, *end = r->buf + len;
+        static const uint8_t nothing[1];
+        const uint8_t *p = len ? r->buf : nothing, *end = p + len;
         if (optional && kind >= PS_REC_MAX_)
             continue; /* an optional record of a later perfshim: skip it */
         if (!have_process && kind != PS_REC_PROCESS)

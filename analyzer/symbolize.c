@@ -89,6 +89,15 @@ struct sym_module {
     const char *path;   /* interned */
     Dwfl *dwfl;         /* NULL when bad */
     Dwfl_Module *mod;
+    /* CU address ranges, built on first need (see cu_of) */
+    struct cu_range *cus;
+    size_t ncus;
+    bool cus_built;
+};
+
+struct cu_range {
+    Dwarf_Addr lo, hi;  /* module-relative [lo, hi) */
+    Dwarf_Off die_off;  /* the CU DIE */
 };
 
 struct cache_entry {
@@ -435,17 +444,101 @@ static const char *symtab_name(Dwfl_Module *mod, Dwarf_Addr pc)
     return dwfl_module_addrinfo(mod, pc, &off, &s, NULL, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Finding the CU of an address                                             */
+/* ------------------------------------------------------------------------ */
+
+/* libdw (0.188) finds a CU by address through .debug_aranges, which clang
+ * does not emit: for clang-built code dwfl_module_addrdie finds nothing.
+ * Then we index the CUs' own address ranges once per module and search
+ * them. */
+static int range_cmp(const void *a, const void *b)
+{
+    const struct cu_range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static void cus_build(struct sym_module *sm)
+{
+    sm->cus_built = true;
+    Dwarf_Addr bias;
+    Dwarf *dw = dwfl_module_getdwarf(sm->mod, &bias);
+    if (!dw)
+        return;
+    size_t cap = 0;
+    Dwarf_CU *cu = NULL;
+    Dwarf_Die cudie;
+    uint8_t unit_type;
+    while (dwarf_get_units(dw, cu, &cu, NULL, &unit_type, &cudie, NULL) == 0) {
+        Dwarf_Addr base, lo, hi;
+        ptrdiff_t off = 0;
+        while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
+            if (hi <= lo)
+                continue;
+            if (sm->ncus == cap) {
+                size_t ncap = cap ? cap * 2 : 64;
+                struct cu_range *r = realloc(sm->cus, ncap * sizeof *r);
+                if (!r)
+                    return;
+                sm->cus = r;
+                cap = ncap;
+            }
+            sm->cus[sm->ncus++] = (struct cu_range){lo, hi, dwarf_dieoffset(&cudie)};
+        }
+    }
+    qsort(sm->cus, sm->ncus, sizeof *sm->cus, range_cmp);
+}
+
+/* The CU DIE holding PC (module-absolute), into *OUT; NULL when none. */
+static Dwarf_Die *cu_of(struct sym_module *sm, Dwarf_Addr pc, Dwarf_Addr *bias, Dwarf_Die *out)
+{
+    Dwarf_Die *d = dwfl_module_addrdie(sm->mod, pc, bias);
+    if (d)
+        return d;
+    if (!sm->cus_built)
+        cus_build(sm);
+    Dwarf *dw = dwfl_module_getdwarf(sm->mod, bias);
+    if (!dw || !sm->ncus)
+        return NULL;
+    Dwarf_Addr rel = pc - *bias;
+    size_t lo = 0, hi = sm->ncus;
+    while (lo < hi) { /* the last range starting at or below rel */
+        size_t mid = (lo + hi) / 2;
+        if (sm->cus[mid].lo <= rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i-- > 0 && i + 8 >= lo;) { /* ranges of nested CUs may overlap */
+        if (rel >= sm->cus[i].lo && rel < sm->cus[i].hi)
+            return dwarf_offdie(dw, sm->cus[i].die_off, out);
+    }
+    return NULL;
+}
+
 /* The line-table location of PC: innermost frame's file:line. */
 static int line_of(struct ps_symbolizer *sym, Dwfl_Module *mod, Dwarf_Addr pc, Dwarf_Die *cudie,
                    const char **file, int *line)
 {
     *file = NULL;
     *line = 0;
-    Dwfl_Line *l = dwfl_module_getsrc(mod, pc);
-    if (!l)
-        return 0;
     int lineno = 0;
-    const char *src = dwfl_lineinfo(l, NULL, &lineno, NULL, NULL, NULL);
+    const char *src = NULL;
+    Dwfl_Line *l = dwfl_module_getsrc(mod, pc);
+    if (l) {
+        src = dwfl_lineinfo(l, NULL, &lineno, NULL, NULL, NULL);
+    } else if (cudie) {
+        /* no aranges (clang): the CU's own line table */
+        Dwarf_Addr bias = 0;
+        dwfl_module_getdwarf(mod, &bias);
+        Dwarf_Line *dl = dwarf_getsrc_die(cudie, pc - bias);
+        if (!dl)
+            return 0;
+        src = dwarf_linesrc(dl, NULL, NULL);
+        dwarf_lineno(dl, &lineno);
+    } else {
+        return 0;
+    }
     bool oom;
     *file = intern_file(sym, src, cudie ? cu_comp_dir(cudie) : NULL, &oom);
     if (oom)
@@ -488,7 +581,8 @@ static int symbolize_pc(struct ps_symbolizer *sym, struct sym_module *sm, uint64
     int r = 0;
 
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
+    Dwarf_Die cu_buf;
+    Dwarf_Die *cudie = cu_of(sm, pc, &bias, &cu_buf);
     Dwarf_Die *scopes = NULL;
     int nscopes = cudie ? dwarf_getscopes(cudie, pc - bias, &scopes) : 0;
     if (nscopes <= 0) {
@@ -648,8 +742,11 @@ void ps_sym_free(struct ps_symbolizer *sym)
     if (!sym)
         return;
     for (size_t i = 0; i < sym->mods_cap; i++)
-        if (sym->mods[i].used && sym->mods[i].dwfl)
-            dwfl_end(sym->mods[i].dwfl);
+        if (sym->mods[i].used) {
+            if (sym->mods[i].dwfl)
+                dwfl_end(sym->mods[i].dwfl);
+            free(sym->mods[i].cus);
+        }
     free(sym->mods);
     for (size_t i = 0; i < sym->cache_cap; i++)
         free(sym->cache[i].frames);

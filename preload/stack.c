@@ -171,6 +171,12 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     nd->depth = n;
     memcpy(nd->ips, ips, n * sizeof *ips);
     nd->id = atomic_fetch_add(&next_id, 1);
+    if (nd->id > PS_STACK_ID_MAX) {
+        if (!atomic_exchange(&full_said, 1))
+            ps_say("more than %u distinct stacks; further new stacks are recorded as unknown",
+                   PS_STACK_ID_MAX);
+        return PS_STACK_NONE;
+    }
     for (;;) {
         nd->next = head;
         if (atomic_compare_exchange_weak_explicit(bucket, &head, (uint32_t)(off >> 3),

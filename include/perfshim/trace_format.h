@@ -82,8 +82,11 @@ enum ps_clock_kind { PS_CLOCK_MONOTONIC = 0, PS_CLOCK_TSC = 1 };
 /* END.status_kind */
 enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 };
 
-/* Stack ids: 0 means "no stack" (captured before the unwinder was ready). */
+/* Stack ids: 0 means "no stack"; the shim hands out 1, 2, 3, ... and never
+ * more than PS_STACK_ID_MAX (later new stacks are recorded as 0), so a
+ * reader can size its tables by id and refuse anything larger. */
 #define PS_STACK_NONE 0u
+#define PS_STACK_ID_MAX (1u << 22)
 /* The deepest stack the shim records; deeper stacks are cut at the root end. */
 #define PS_STACK_MAX_DEPTH 128
 
@@ -119,7 +122,8 @@ static inline uint8_t *ps_put_sv(uint8_t *p, int64_t v)
 static inline uint8_t *ps_put_bytes(uint8_t *p, const void *s, size_t n)
 {
     p = ps_put_uv(p, n);
-    memcpy(p, s, n);
+    if (n)
+        memcpy(p, s, n);
     return p + n;
 }
 

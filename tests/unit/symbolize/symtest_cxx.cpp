@@ -8,7 +8,7 @@ struct Widget {
     static int make(int v);
 };
 
-__attribute__((noipa)) int Widget::make(int v)
+SYMTEST_NOIPA int Widget::make(int v)
 {
     int r = symtest_capture(v); /* @mark:widget_call */
     return r + 2;
@@ -16,7 +16,7 @@ __attribute__((noipa)) int Widget::make(int v)
 
 } // namespace ns
 
-extern "C" __attribute__((noipa)) int symtest_cxx(int slot)
+extern "C" SYMTEST_NOIPA int symtest_cxx(int slot)
 {
     return ns::Widget::make(slot) + 1;
 }

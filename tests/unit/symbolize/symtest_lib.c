@@ -7,7 +7,7 @@ void *symtest_addrs[SYMTEST_NSLOTS];
 
 /* noipa: no inlining, cloning or interprocedural register tricks, so every
  * call below stays a real call with a real return address. */
-__attribute__((noipa)) int symtest_capture(int slot)
+SYMTEST_NOIPA int symtest_capture(int slot)
 {
     symtest_addrs[slot] = __builtin_extract_return_addr(__builtin_return_address(0));
     return slot * 3;
@@ -27,13 +27,13 @@ static inline __attribute__((always_inline)) int mid_inline(int x)
 
 /* Frames expected at the captured address, innermost first:
  * leaf_inline (inlined), mid_inline (inlined), symtest_outer. */
-__attribute__((noipa)) int symtest_outer(int slot)
+SYMTEST_NOIPA int symtest_outer(int slot)
 {
     int r = mid_inline(slot); /* @mark:outer_call */
     return r - 7;
 }
 
-__attribute__((noipa)) int symtest_plain(int slot)
+SYMTEST_NOIPA int symtest_plain(int slot)
 {
     int r = symtest_capture(slot); /* @mark:plain_call */
     return r + 5;

@@ -3,6 +3,15 @@
 #ifndef PS_SYMTEST_LIB_H
 #define PS_SYMTEST_LIB_H
 
+/* Keep a function a real, separate call: gcc's noipa also stops cloning and
+ * interprocedural register tricks; clang has no such attribute and does
+ * none of that to a noinline function. */
+#if defined(__clang__)
+#define SYMTEST_NOIPA __attribute__((noinline))
+#else
+#define SYMTEST_NOIPA __attribute__((noipa))
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -450,7 +450,7 @@ static void case_garbage(struct ps_symbolizer *sym, struct capture *c, const cha
 static uint64_t qsort_ra;
 static bool skipped;
 
-__attribute__((noipa)) static int cmp_int(const void *a, const void *b)
+SYMTEST_NOIPA static int cmp_int(const void *a, const void *b)
 {
     qsort_ra = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
     return *(const int *)a - *(const int *)b;

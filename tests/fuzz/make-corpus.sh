@@ -1,0 +1,109 @@
+#!/bin/sh
+# make-corpus.sh: regenerate the fuzz seeds in tests/fuzz/corpus from real
+# runs under the shim.
+#
+#   tests/fuzz/make-corpus.sh [LIBPERFSHIM [OUTDIR]]
+#
+# LIBPERFSHIM defaults to build/lib/libperfshim.so, OUTDIR to
+# tests/fuzz/corpus.  Traces hold the pid, paths and times of the run that
+# made them, so every run gives different bytes; keep each under 64 KiB.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shim=${1:-$root/build/lib/libperfshim.so}
+out=${2:-$root/tests/fuzz/corpus}
+[ -r "$shim" ] || { echo "make-corpus: no shim at '$shim' (build it first)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+
+# Four threads: malloc, realloc every 7th, free 16 blocks later, one leak,
+# exit status 3.
+cat > "$tmp/threads.c" <<'PROG'
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+static void *work(void *arg)
+{
+    long n = (long)arg;
+    void *keep[16] = {0};
+    for (long i = 0; i < n; i++) {
+        void *p = malloc(16 + (size_t)(i % 100));
+        if (i % 7 == 0)
+            p = realloc(p, 200);
+        free(keep[i % 16]);
+        keep[i % 16] = p;
+    }
+    free(keep[0]);
+    return NULL;
+}
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 200;
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, work, (void *)(n * (i + 1)));
+    work((void *)n);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    char *leak = strdup("leaked on purpose");
+    (void)leak;
+    return 3;
+}
+PROG
+# Two threads that sleep now and then, so the background flusher writes
+# their chunks (zstd-compressed: CHUNK_ZSTD records) between ROUNDs.
+cat > "$tmp/slow.c" <<'PROG'
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static void *work(void *arg)
+{
+    long n = (long)arg;
+    void *keep[8] = {0};
+    for (long i = 0; i < n; i++) {
+        void *p = malloc(24 + (size_t)(i % 40));
+        if (i % 5 == 0)
+            p = realloc(p, 100 + (size_t)i);
+        free(keep[i % 8]);
+        keep[i % 8] = p;
+        if (i % 100 == 99)
+            usleep(20000);
+    }
+    return NULL;
+}
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, work, (void *)600L);
+    work((void *)400L);
+    pthread_join(t, NULL);
+    return 0;
+}
+PROG
+cc -O1 -g -pthread "$tmp/threads.c" -o "$tmp/threads"
+cc -O1 -g -pthread "$tmp/slow.c" -o "$tmp/slow"
+
+run() { # NAME ENV... -- COMMAND...
+    name=$1; shift
+    mkdir "$tmp/$name"
+    env LD_PRELOAD="$shim" PERFSHIM_OUTPUT="$tmp/$name/%p.trace" "$@" >/dev/null || true
+}
+run ls /bin/ls /
+run threads-small "$tmp/threads" 50
+run threads-raw PERFSHIM_COMPRESS=0 "$tmp/threads" 300
+run threads-tsc PERFSHIM_CLOCK=tsc PERFSHIM_STACK_DEPTH=4 "$tmp/threads" 20
+run slow-zstd PERFSHIM_FLUSH_MS=10 "$tmp/slow"
+run sh-exec PERFSHIM_STACK_DEPTH=8 /bin/sh -c '/bin/true; exec /bin/echo hi'
+
+for d in ls threads-small threads-raw threads-tsc slow-zstd; do
+    cp "$(ls "$tmp/$d"/*.trace | head -1)" "$out/$d.seed"
+done
+# sh forks /bin/true (its own trace, ends with END) and then execs echo
+# (the parent's trace ends with an EXEC event and no END).
+parent=$(grep -l /bin/echo "$tmp/sh-exec"/*.trace | head -1)
+cp "$parent" "$out/sh-exec-parent.seed"
+for f in "$tmp/sh-exec"/*.trace; do
+    [ "$f" = "$parent" ] || cp "$f" "$out/sh-exec-child.seed"
+done
+chmod 644 "$out"/*.seed
+ls -l "$out"
