@@ -109,9 +109,8 @@ static void drop(struct ps_heap *h, struct ps_block *b)
     erase(h, b);
 }
 
-void ps_heap_event(void *ctx, const struct ps_event *ev)
+static void apply(struct ps_heap *h, const struct ps_event *ev)
 {
-    struct ps_heap *h = ctx;
     if (h->error)
         return;
     if (ev->kind == PS_EV_FREE) {
@@ -138,7 +137,8 @@ void ps_heap_event(void *ctx, const struct ps_event *ev)
     uint64_t s = slot_of(ev->addr, h->live_cap);
     while (h->live[s].addr)
         s = (s + 1) & (h->live_cap - 1);
-    h->live[s] = (struct ps_block){ev->addr, ev->size, ev->stack};
+    uint64_t size = ev->size < (1ull << 40) ? ev->size : (1ull << 40) - 1;
+    h->live[s] = (struct ps_block){ev->addr, size, ev->stack};
     h->heap_bytes += ev->size;
     h->heap_blocks++;
     if (ev->realloc)
@@ -159,8 +159,32 @@ void ps_heap_event(void *ctx, const struct ps_event *ev)
     st->alloc_bytes += ev->size;
 }
 
+static void flush_batch(struct ps_heap *h)
+{
+    for (; h->nbatch; h->nbatch--) {
+        apply(h, &h->batch[h->head]);
+        h->head = (h->head + 1) % PS_HEAP_BATCH;
+    }
+}
+
+void ps_heap_event(void *ctx, const struct ps_event *ev)
+{
+    struct ps_heap *h = ctx;
+    if (ev->kind != PS_EV_ALLOC && ev->kind != PS_EV_FREE)
+        return;
+    if (h->nbatch == PS_HEAP_BATCH) { /* the oldest leaves, in order */
+        apply(h, &h->batch[h->head]);
+        h->head = (h->head + 1) % PS_HEAP_BATCH;
+        h->nbatch--;
+    }
+    __builtin_prefetch(&h->live[slot_of(ev->addr, h->live_cap)]);
+    h->batch[(h->head + h->nbatch) % PS_HEAP_BATCH] = *ev;
+    h->nbatch++;
+}
+
 void ps_heap_finish(struct ps_heap *h)
 {
+    flush_batch(h);
     for (uint64_t i = 0; i < h->live_cap; i++) {
         if (!h->live[i].addr)
             continue;

@@ -483,24 +483,39 @@ int ps_merge_chunk(struct ps_merge *m, uint32_t serial, const uint8_t *data, siz
     return 0;
 }
 
+static void deliver(struct ps_merge *m, const struct ps_event *ev)
+{
+    if (ev->tick > m->t->last_tick)
+        m->t->last_tick = ev->tick;
+    m->t->events++;
+    if (ev->kind == PS_EV_EXEC) {
+        m->t->end.exec_seen = true; /* counts only when no END follows */
+        m->exec_thread = ev->thread;
+    } else if (m->t->end.exec_seen && ev->thread == m->exec_thread) {
+        m->t->end.exec_seen = false; /* that thread went on: exec failed */
+    }
+    m->fn(m->ctx, ev);
+}
+
 int ps_merge_release(struct ps_merge *m, uint64_t frontier)
 {
     while (m->nheap && m->heap[0]->next.tick <= frontier) {
         struct stream *s = heap_pop(m);
-        struct ps_event ev = s->next;
-        if (ev.tick > m->t->last_tick)
-            m->t->last_tick = ev.tick;
-        m->t->events++;
-        if (ev.kind == PS_EV_EXEC) {
-            m->t->end.exec_seen = true; /* counts only when no END follows */
-            m->exec_thread = ev.thread;
-        } else if (m->t->end.exec_seen && ev.thread == m->exec_thread) {
-            m->t->end.exec_seen = false; /* that thread went on: exec failed */
+        /* Run this stream on for as long as it stays ahead of every other
+         * (a single-threaded program never touches the heap again). */
+        const struct stream *rival = m->nheap ? m->heap[0] : NULL;
+        do {
+            struct ps_event ev = s->next;
+            deliver(m, &ev);
+            int rc = decode_next(m, s);
+            if (rc)
+                return rc;
+        } while (s->has_next && s->next.tick <= frontier && (!rival || before(s, rival)));
+        if (s->has_next) {
+            int rc = heap_push(m, s);
+            if (rc)
+                return rc;
         }
-        m->fn(m->ctx, &ev);
-        int rc = refill(m, s);
-        if (rc)
-            return rc;
     }
     return 0;
 }
