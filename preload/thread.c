@@ -194,10 +194,13 @@ bool ps_thread_drain_busy(void)
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next) {
         uint64_t used = atomic_load_explicit(&t->head, memory_order_relaxed) -
                         atomic_load_explicit(&t->tail, memory_order_relaxed);
-        if (used > t->cap / 8) {
+        if (used > t->cap / 8)
             ps_thread_drain(t, false);
+        /* Still recording at any real rate: keep looking often, or a burst
+         * fills the ring during a long nap and its owner must write it out
+         * itself (uncompressed, on the target's time). */
+        if (used > 4096)
             busy = true;
-        }
     }
     return busy;
 }
