@@ -159,7 +159,7 @@ static void apply(struct ps_heap *h, const struct ps_event *ev)
     st->alloc_bytes += ev->size;
 }
 
-static void flush_batch(struct ps_heap *h)
+void ps_heap_flush(struct ps_heap *h)
 {
     for (; h->nbatch; h->nbatch--) {
         apply(h, &h->batch[h->head]);
@@ -184,7 +184,7 @@ void ps_heap_event(void *ctx, const struct ps_event *ev)
 
 void ps_heap_finish(struct ps_heap *h)
 {
-    flush_batch(h);
+    ps_heap_flush(h);
     for (uint64_t i = 0; i < h->live_cap; i++) {
         if (!h->live[i].addr)
             continue;

@@ -53,8 +53,11 @@ struct ps_heap {
 
 struct ps_heap *ps_heap_new(void);
 void ps_heap_free(struct ps_heap *h);
-/* The sink for ps_trace_read. */
+/* The sink for ps_trace_read.  Events take effect up to PS_HEAP_BATCH
+ * events late (see batch below): call ps_heap_flush before reading the
+ * counters in the middle of a stream. */
 void ps_heap_event(void *ctx, const struct ps_event *ev);
+void ps_heap_flush(struct ps_heap *h);
 /* Process any batched events, then fill sites[].live_* from the live map;
  * call once after reading. */
 void ps_heap_finish(struct ps_heap *h);

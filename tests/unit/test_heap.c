@@ -6,18 +6,29 @@
 #include "heap.h"
 
 static uint64_t now_tick;
+/* The helpers make each event take effect at once (ps_heap_flush), so the
+ * tests can read counters between events; batched_equals_immediate checks
+ * that batching changes nothing. */
+static bool batched;
+
+static void feed(struct ps_heap *h, const struct ps_event *e)
+{
+    ps_heap_event(h, e);
+    if (!batched)
+        ps_heap_flush(h);
+}
 
 static void ev_alloc(struct ps_heap *h, uint64_t addr, uint64_t size, uint32_t stack)
 {
     struct ps_event e = {.tick = ++now_tick, .kind = PS_EV_ALLOC, .addr = addr, .size = size,
                          .stack = stack};
-    ps_heap_event(h, &e);
+    feed(h, &e);
 }
 
 static void ev_free(struct ps_heap *h, uint64_t addr)
 {
     struct ps_event e = {.tick = ++now_tick, .kind = PS_EV_FREE, .addr = addr};
-    ps_heap_event(h, &e);
+    feed(h, &e);
 }
 
 /* A REALLOC as the reader delivers it: two halves, both marked. */
@@ -25,10 +36,10 @@ static void ev_realloc(struct ps_heap *h, uint64_t old, uint64_t addr, uint64_t 
                        uint32_t stack)
 {
     struct ps_event f = {.tick = ++now_tick, .kind = PS_EV_FREE, .realloc = true, .addr = old};
-    ps_heap_event(h, &f);
+    feed(h, &f);
     struct ps_event a = {.tick = ++now_tick, .kind = PS_EV_ALLOC, .realloc = true,
                          .addr = addr, .size = size, .stack = stack};
-    ps_heap_event(h, &a);
+    feed(h, &a);
 }
 
 /* Occupied slots of the live map.  Whether each one is still reachable
@@ -195,7 +206,7 @@ TEST(other_events_ignored)
                              PS_EV_MODULE_LOAD, PS_EV_MODULE_UNLOAD};
     for (size_t i = 0; i < sizeof kinds; i++) {
         struct ps_event e = {.tick = 1, .kind = kinds[i], .addr = 0x1000, .size = 5};
-        ps_heap_event(h, &e);
+        feed(h, &e);
     }
     CHECK_EQ(h->allocations + h->frees + h->reallocations + h->unknown_frees, 0);
     CHECK_EQ(h->heap_bytes, 0);
@@ -493,4 +504,58 @@ TEST(growth)
         CHECK_EQ(h->sites[s].live_blocks, s % 2 ? N / 8 : 0);
     }
     ps_heap_free(h);
+}
+
+/* The analyzer feeds events batched (they take effect PS_HEAP_BATCH late,
+ * with their map slots prefetched); the result must be exactly that of
+ * applying each at once, through frees, reallocs, reuse and map growth. */
+TEST(batched_equals_immediate)
+{
+    struct ps_heap *hs[2];
+    for (int mode = 0; mode < 2; mode++) {
+        batched = mode == 1;
+        rng_state = 0x9e3779b97f4a7c15ull;
+        now_tick = 0;
+        struct ps_heap *h = hs[mode] = ps_heap_new();
+        ASSERT(h);
+        uint64_t live[4096] = {0};
+        for (int i = 0; i < 300000; i++) {
+            uint64_t r = rnd();
+            unsigned k = (unsigned)(r % 4096);
+            if (live[k]) {
+                if (r & (1ull << 40)) {
+                    uint64_t to = 0x10000 + ((r >> 12) % 1000000) * 16;
+                    ev_realloc(h, live[k], to, (r >> 20) % 500, (uint32_t)(r >> 50) % 64 + 1);
+                    live[k] = to;
+                } else {
+                    ev_free(h, live[k]);
+                    live[k] = 0;
+                }
+            } else {
+                live[k] = 0x10000 + ((r >> 12) % 1000000) * 16;
+                ev_alloc(h, live[k], (r >> 24) % 4000, (uint32_t)(r >> 50) % 64 + 1);
+            }
+        }
+        ps_heap_finish(h);
+    }
+    batched = false;
+    struct ps_heap *a = hs[0], *b = hs[1];
+    CHECK_EQ(a->allocations, b->allocations);
+    CHECK_EQ(a->frees, b->frees);
+    CHECK_EQ(a->reallocations, b->reallocations);
+    CHECK_EQ(a->total_allocated, b->total_allocated);
+    CHECK_EQ(a->peak_bytes, b->peak_bytes);
+    CHECK_EQ(a->peak_tick, b->peak_tick);
+    CHECK_EQ(a->heap_bytes, b->heap_bytes);
+    CHECK_EQ(a->heap_blocks, b->heap_blocks);
+    CHECK_EQ(a->unknown_frees, b->unknown_frees);
+    CHECK_EQ(a->reused_live, b->reused_live);
+    CHECK(a->allocations > 100000);
+    for (uint32_t s = 0; s < 66 && s < a->nsites && s < b->nsites; s++) {
+        CHECK_EQ(a->sites[s].alloc_bytes, b->sites[s].alloc_bytes);
+        CHECK_EQ(a->sites[s].live_bytes, b->sites[s].live_bytes);
+        CHECK_EQ(a->sites[s].live_blocks, b->sites[s].live_blocks);
+    }
+    ps_heap_free(a);
+    ps_heap_free(b);
 }
