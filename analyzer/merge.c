@@ -314,8 +314,7 @@ static int decode_next(struct ps_merge *m, struct stream *s)
         }
         uint8_t kind = *s->p++;
         struct ps_event *e = &s->next;
-        memset(e, 0, sizeof *e);
-        e->thread = s->serial;
+        *e = (struct ps_event){.thread = s->serial};
         uint64_t dt, v, a, b;
         switch (kind) {
         case PS_EV_ALLOC:

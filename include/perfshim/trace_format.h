@@ -146,6 +146,19 @@ static inline uint32_t ps_get_u32le(const uint8_t *p)
 static inline int ps_get_uv(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     const uint8_t *p = *pp;
+    /* Most values are one or two bytes: take those without the loop. */
+    if (end - p >= 2) {
+        if (!(p[0] & 0x80)) {
+            *out = p[0];
+            *pp = p + 1;
+            return 0;
+        }
+        if (!(p[1] & 0x80)) {
+            *out = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+            *pp = p + 2;
+            return 0;
+        }
+    }
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 70; shift += 7) {
         if (p >= end)
