@@ -174,7 +174,8 @@ void ps_lifecycle_exec(const char *path)
  *          child cannot inherit it held by a thread that no longer exists.
  * parent:  release it.
  * child:   a new process gets a new trace: new file (new pid), new thread
- *          serials, stack ids and module ids start over, a new flusher.
+ *          serials, stack ids and module ids start over, a new flusher;
+ *          the module map is written with the child's first new stack.
  *          The child's report covers what it allocates itself; blocks it
  *          inherited and frees are frees of unknown blocks, ignored.
  */
@@ -212,9 +213,9 @@ static void fork_child(void)
     }
     ps_writer_header();
     ps_thread_reset_all_but(self);
-    if (!self)
-        self = ps_self();
-    ps_modules_sync(self, true);
+    /* No module scan here: dl_iterate_phdr takes the loader's lock, which
+     * a parent thread may have held when we forked.  The reset module table
+     * makes the child's first new stack record the map (stack.c). */
     ps_flusher_start();
     ps__busy--;
 }
