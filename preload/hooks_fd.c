@@ -13,7 +13,9 @@
 /* If FD is the trace's, move the trace elsewhere, above ABOVE if it can. */
 static void dodge(int fd, int above)
 {
-    if (!ps_active() || fd < 0)
+    /* Almost every call is about another fd: decide that without the
+     * writer's lock, which the flusher holds while it writes. */
+    if (!ps_active() || fd < 0 || ps_writer_fd() != fd)
         return;
     int saved = errno;
     ps_writer_lock();

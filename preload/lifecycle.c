@@ -103,8 +103,6 @@ static void finish(int kind, int code)
         return;
     ps__busy++;
     ps_thread_drain_all(true);
-    ps_writer_lock();
-    ps_writer_unlock();
     ps_writer_end(kind, code);
     atomic_store(&ps__state, PS_DEAD);
     ps__busy--;

@@ -68,7 +68,7 @@ static int move_high(int fd)
 static void remember(int fd)
 {
     struct stat st;
-    trace_fd = fd;
+    __atomic_store_n(&trace_fd, fd, __ATOMIC_RELAXED);
     trace_opened = true;
     if (fstat(fd, &st) == 0) {
         trace_dev = st.st_dev;
@@ -166,18 +166,20 @@ static bool fd_ok(void)
         syscall(SYS_close, fd);
         return false;
     }
-    trace_fd = move_high(fd);
+    __atomic_store_n(&trace_fd, move_high(fd), __ATOMIC_RELAXED);
     return true;
 }
 
+/* Read without the lock by the fd hooks (a stale answer only means one
+ * more look under the lock); written under it. */
 int ps_writer_fd(void)
 {
-    return trace_fd;
+    return __atomic_load_n(&trace_fd, __ATOMIC_RELAXED);
 }
 
 void ps_writer_fd_moved(int fd)
 {
-    trace_fd = fd;
+    __atomic_store_n(&trace_fd, fd, __ATOMIC_RELAXED);
 }
 
 void ps_writer_lock(void)
