@@ -10,22 +10,34 @@
 #include "shim.h"
 
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 int ps__clock_kind = PS_CLOCK_MONOTONIC;
 static uint64_t clock_hz = 1000000000ull;
+uint64_t ps__tick_mult = 1ull << 32; /* ticks are ns until calibrated */
+
+/* The real clock_gettime (the vDSO's), never our hook: the hook itself
+ * reads this clock when the TSC is not in use. */
+static int real_gettime(clockid_t id, struct timespec *ts)
+{
+    if (PS_LIKELY(ps_real.clock_gettime != NULL))
+        return ps_real.clock_gettime(id, ts);
+    return (int)syscall(SYS_clock_gettime, id, ts);
+}
 
 uint64_t ps_clock_mono_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    real_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t ps_clock_unix_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    real_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -58,6 +70,7 @@ void ps_clock_init(int requested)
         t1 = ps_now();
     } while (n1 - n0 < 200000);
     clock_hz = (uint64_t)((double)(t1 - t0) * 1e9 / (double)(n1 - n0));
+    ps__tick_mult = (uint64_t)(1e9 * 4294967296.0 / (double)clock_hz);
 #else
     (void)requested;
 #endif

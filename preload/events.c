@@ -138,3 +138,15 @@ void ps_ev_module_unload(struct ps_thread *t, uint32_t id)
     p = ps_put_uv(p, id);
     ps_thread_put(t, ev, (size_t)(p - ev));
 }
+
+/* A call that blocked: its end tick, how long (ns), which call, where. */
+void ps_ev_offcpu(struct ps_thread *t, uint64_t end_tick, uint64_t ns, unsigned call, uint32_t stack)
+{
+    uint8_t *ev = ps_reserve(t), *p = ev;
+    *p++ = PS_EV_OFFCPU;
+    p = ps_put_uv(p, dtick(t, end_tick));
+    p = ps_put_uv(p, ns);
+    p = ps_put_uv(p, call);
+    p = ps_put_uv(p, stack);
+    ps_commit(t, ev, p);
+}

@@ -27,26 +27,43 @@ static void dodge(int fd, int above)
     errno = saved;
 }
 
+/* Closing a socket is a call to count; any close ends what the shim knew
+ * about the fd (net.c), so that the number's next owner is seen afresh. */
 PS_EXPORT int close(int fd)
 {
     ps_real_ensure();
     dodge(fd, fd);
-    return ps_real.close(fd);
+    if (!ps_net_live())
+        return ps_real.close(fd);
+    bool sock = ps_net_known_socket(fd);
+    ps_net_closing(fd, true);
+    if (!sock)
+        return ps_real.close(fd);
+    uint64_t t0 = ps_now();
+    int r = ps_real.close(fd);
+    ps_net_wait(PS_CALL_close, t0, r);
+    return r;
 }
 
 PS_EXPORT int dup2(int oldfd, int newfd)
 {
     ps_real_ensure();
-    if (oldfd != newfd)
+    if (oldfd != newfd) {
         dodge(newfd, newfd);
+        if (ps_net_live())
+            ps_net_closing(newfd, true);
+    }
     return ps_real.dup2(oldfd, newfd);
 }
 
 PS_EXPORT int dup3(int oldfd, int newfd, int flags)
 {
     ps_real_ensure();
-    if (oldfd != newfd)
+    if (oldfd != newfd) {
         dodge(newfd, newfd);
+        if (ps_net_live())
+            ps_net_closing(newfd, true);
+    }
     if (!ps_real.dup3)
         return (int)syscall(SYS_dup3, oldfd, newfd, flags);
     return ps_real.dup3(oldfd, newfd, flags);
@@ -58,6 +75,8 @@ PS_EXPORT int close_range(unsigned first, unsigned last, int flags)
     int fd = ps_active() ? ps_writer_fd() : -1;
     if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */))
         dodge(fd, last > INT_MAX - 2 ? INT_MAX : (int)last);
+    if (!(flags & 4) && ps_net_live())
+        ps_net_close_range(first, last);
     if (!ps_real.close_range)
         return (int)syscall(SYS_close_range, first, last, flags);
     return ps_real.close_range(first, last, flags);

@@ -64,6 +64,8 @@ static void parse_options(void)
     o->verbose = opt_uint("PERFSHIM_VERBOSE", def_VERBOSE, 0, 9) != 0;
     o->disable = opt_uint("PERFSHIM_DISABLE", def_DISABLE, 0, 1) != 0;
     o->compress = opt_uint("PERFSHIM_COMPRESS", def_COMPRESS, 0, 19);
+    o->net = opt_uint("PERFSHIM_NET", def_NET, 0, 1) != 0;
+    o->offcpu_min_us = opt_uint("PERFSHIM_OFFCPU_MIN_US", def_OFFCPU_MIN_US, 0, 3600000000u);
     o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
     unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
     unsigned bytes = 16 * 1024;
@@ -102,6 +104,7 @@ static void finish(int kind, int code)
     if (!ps_active() || (pid_t)syscall(SYS_getpid) != ps__pid)
         return;
     ps__busy++;
+    ps_net_finish();
     ps_thread_drain_all(true);
     ps_writer_end(kind, code);
     atomic_store(&ps__state, PS_DEAD);
@@ -211,6 +214,7 @@ static void fork_child(void)
     }
     ps_writer_header();
     ps_thread_reset_all_but(self);
+    ps_net_child_reset(ps_thread_registry());
     /* No module scan here: dl_iterate_phdr takes the loader's lock, which
      * a parent thread may have held when we forked.  The reset module table
      * makes the child's first new stack record the map (stack.c). */
@@ -237,6 +241,7 @@ void ps_lifecycle_init(void)
     ps_clock_init(ps__opt.clock);
     ps_thread_init();
     ps_modules_init();
+    ps_net_init();
     if (ps_writer_open() < 0) {
         atomic_store(&ps__state, PS_DEAD);
         goto out;

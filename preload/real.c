@@ -8,6 +8,7 @@
 #include "shim.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <stdalign.h>
 
 struct ps_real_fns ps_real;
@@ -21,7 +22,15 @@ _Atomic int ps__real_ready;
     X(mallocx, 0) X(rallocx, 0) X(xallocx, 0) X(sallocx, 0) X(dallocx, 0)               \
     X(sdallocx, 0) X(nallocx, 0)                                                       \
     X(execve, 1) X(execv, 1) X(execvp, 1) X(execvpe, 0) X(fexecve, 0)                  \
-    X(_exit, 1) X(_Exit, 0) X(close, 1) X(dup2, 1) X(dup3, 0) X(close_range, 0)
+    X(_exit, 1) X(_Exit, 0) X(close, 1) X(dup2, 1) X(dup3, 0) X(close_range, 0)        \
+    X(socket, 1) X(accept, 1) X(accept4, 1) X(connect, 1) X(listen, 1) X(send, 1)       \
+    X(sendto, 1) X(sendmsg, 1) X(sendmmsg, 1) X(write, 1) X(writev, 1) X(sendfile, 1)   \
+    X(recv, 1) X(recvfrom, 1) X(recvmsg, 1) X(recvmmsg, 1) X(read, 1) X(readv, 1)       \
+    X(shutdown, 1) X(__read_chk, 1) X(__recv_chk, 1) X(__recvfrom_chk, 1)              \
+    X(poll, 1) X(ppoll, 1) X(__poll_chk, 1) X(__ppoll_chk, 1) X(select, 1) X(pselect, 1) \
+    X(epoll_wait, 1) X(epoll_pwait, 1)                                                 \
+    X(clock_gettime, 1) X(gettimeofday, 1) X(time, 1) X(nanosleep, 1)                  \
+    X(clock_nanosleep, 1) X(usleep, 1) X(sleep, 1)
 
 /* ---- bootstrap arena -------------------------------------------------------- */
 
@@ -82,4 +91,11 @@ void ps_real_init(void)
 #undef PS__X
     ps_real = r;
     atomic_store_explicit(&ps__real_ready, 1, memory_order_release);
+}
+
+void ps_real_wait(void)
+{
+    ps_real_ensure();
+    while (!atomic_load_explicit(&ps__real_ready, memory_order_acquire))
+        sched_yield();
 }

@@ -18,7 +18,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "perfshim/trace_format.h"
 
@@ -48,8 +57,10 @@ struct ps_options {
     unsigned buffer_bytes;
     unsigned compress; /* zstd level, 0 = off */
     int clock; /* -1 auto, else enum ps_clock_kind */
+    unsigned offcpu_min_us;
     bool verbose;
     bool disable;
+    bool net; /* intercept socket, clock and sleep calls */
 };
 extern struct ps_options ps__opt;
 
@@ -87,6 +98,13 @@ uint64_t ps_clock_unix_ns(void);
 void ps_clock_init(int requested);
 uint64_t ps_clock_hz(void);
 
+/* Tick differences to nanoseconds: ticks * mult / 2^32. */
+extern uint64_t ps__tick_mult;
+static inline uint64_t ps_ticks_to_ns(uint64_t d)
+{
+    return (uint64_t)(((unsigned __int128)d * ps__tick_mult) >> 32);
+}
+
 static inline uint64_t ps_now(void)
 {
 #if defined(__x86_64__)
@@ -117,6 +135,8 @@ struct ps_thread {
     uint64_t prev_addr;
     uint8_t bounce[128];          /* events that do not fit before the ring wraps */
     struct ps_thread *next;       /* registry list, never unlinked */
+    struct ps_net_slot *net;      /* call statistics (net.c), kept across owners */
+    uint32_t slot;                /* this ring's number for ever: CALL_STATS key */
 };
 
 #define PS_THREAD_GONE ((struct ps_thread *)1)
@@ -156,6 +176,7 @@ void ps_thread_drain(struct ps_thread *t, bool wait);
 void ps_thread_drain_all(bool round);
 void ps_thread_init(void);
 bool ps_thread_drain_busy(void); /* true if some ring was filling up */
+struct ps_thread *ps_thread_registry(void); /* every ring, newest first */
 
 /* The calling thread's buffer, attaching it on first use; NULL when the
  * thread has gone (its exit handler already ran). */
@@ -179,6 +200,7 @@ void ps_ev_thread_exit(struct ps_thread *t);
 void ps_ev_exec(struct ps_thread *t, const char *path);
 void ps_ev_stack(struct ps_thread *t, uint32_t id, const uintptr_t *ips, unsigned n);
 void ps_ev_raw(struct ps_thread *t, const uint8_t *ev, size_t len); /* pre-encoded */
+void ps_ev_offcpu(struct ps_thread *t, uint64_t end_tick, uint64_t ns, unsigned call, uint32_t stack);
 #define PS_MODULE_EV_MAX (4096 + 64 + 64 * 3 * PS_VARINT_MAX + 8 * PS_VARINT_MAX)
 #define PS_MODULE_MAX_SEGS 64
 void ps_ev_module_load(struct ps_thread *t, uint8_t *buf, uint32_t id, const char *path,
@@ -201,6 +223,32 @@ void ps_modules_reset(void);
 void ps_modules_sync(struct ps_thread *t, bool force);
 bool ps_modules_changed(void);
 void ps_modules_range_of(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
+
+/* ---- intercepted socket, clock and sleep calls (net.c) ---------------------
+ * Hooks (hooks_net.c, hooks_clock.c) read the clock, make the real call,
+ * and hand the outcome to one of these; each saves and restores errno and
+ * runs with ps__busy set.  ps_net_live() is the hooks' gate. */
+extern bool ps__net_on;
+extern uint64_t ps__offcpu_min_ns;
+static inline bool ps_net_live(void)
+{
+    return ps__net_on && !ps__busy && ps_active();
+}
+void ps_net_init(void);
+void ps_net_finish(void);
+void ps_net_child_reset(struct ps_thread *registry);
+void ps_net_write_stats(struct ps_thread *registry);
+bool ps_net_is_socket(int fd);    /* classifies an fd seen for the first time */
+bool ps_net_known_socket(int fd); /* no classification */
+void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked);
+void ps_net_dgram_to(int fd, const struct sockaddr *to, unsigned len);
+void ps_net_wait(int kind, uint64_t t0, long r);
+void ps_net_socket(int kind, uint64_t t0, int fd, int type);
+void ps_net_listen(uint64_t t0, int fd, long r);
+void ps_net_accept(int kind, uint64_t t0, int lfd, int fd);
+void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len, long r);
+void ps_net_closing(int fd, bool forget);
+void ps_net_close_range(unsigned first, unsigned last);
 
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */
@@ -262,6 +310,46 @@ struct ps_real_fns {
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
     int (*close_range)(unsigned, unsigned, int);
+    /* sockets */
+    int (*socket)(int, int, int);
+    int (*accept)(int, struct sockaddr *, socklen_t *);
+    int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+    int (*connect)(int, const struct sockaddr *, socklen_t);
+    int (*listen)(int, int);
+    ssize_t (*send)(int, const void *, size_t, int);
+    ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    int (*sendmmsg)(int, struct mmsghdr *, unsigned, int);
+    ssize_t (*write)(int, const void *, size_t);
+    ssize_t (*writev)(int, const struct iovec *, int);
+    ssize_t (*sendfile)(int, int, off_t *, size_t);
+    ssize_t (*recv)(int, void *, size_t, int);
+    ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+    ssize_t (*recvmsg)(int, struct msghdr *, int);
+    int (*recvmmsg)(int, struct mmsghdr *, unsigned, int, struct timespec *);
+    ssize_t (*read)(int, void *, size_t);
+    ssize_t (*readv)(int, const struct iovec *, int);
+    int (*shutdown)(int, int);
+    ssize_t (*__read_chk)(int, void *, size_t, size_t);
+    ssize_t (*__recv_chk)(int, void *, size_t, size_t, int);
+    ssize_t (*__recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *);
+    /* waiting */
+    int (*poll)(struct pollfd *, nfds_t, int);
+    int (*ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+    int (*__poll_chk)(struct pollfd *, nfds_t, int, size_t);
+    int (*__ppoll_chk)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+    int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+    int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+    int (*epoll_wait)(int, struct epoll_event *, int, int);
+    int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+    /* clocks and sleeps */
+    int (*clock_gettime)(clockid_t, struct timespec *);
+    int (*gettimeofday)(struct timeval *, void *);
+    time_t (*time)(time_t *);
+    int (*nanosleep)(const struct timespec *, struct timespec *);
+    int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+    int (*usleep)(useconds_t);
+    unsigned (*sleep)(unsigned);
 };
 extern struct ps_real_fns ps_real;
 extern _Atomic int ps__real_ready;
@@ -272,6 +360,9 @@ static inline void ps_real_ensure(void)
     if (PS_UNLIKELY(!atomic_load_explicit(&ps__real_ready, memory_order_acquire)))
         ps_real_init();
 }
+/* For hooks that cannot serve a call themselves: wait until the pointers
+ * are known (another thread may be resolving them right now). */
+void ps_real_wait(void);
 void *ps_boot_alloc(size_t size, size_t align);
 bool ps_boot_owns(const void *p);
 size_t ps_boot_size(const void *p);

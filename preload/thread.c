@@ -23,6 +23,7 @@ __thread struct ps_thread *ps__self;
 
 static struct ps_thread *_Atomic registry;
 static _Atomic uint32_t next_serial;
+static _Atomic uint32_t next_slot;
 static pthread_key_t exit_key;
 
 static void ps_thread_exit_cb(void *arg);
@@ -86,6 +87,7 @@ struct ps_thread *ps_thread_attach(void)
         t = (struct ps_thread *)mem;
         t->ring = mem + sizeof *t;
         t->cap = (uint32_t)cap;
+        t->slot = atomic_fetch_add(&next_slot, 1);
         atomic_store(&t->in_use, 1);
         struct ps_thread *head = atomic_load(&registry);
         do
@@ -163,8 +165,11 @@ void ps_thread_drain_all(bool round)
     uint64_t tick = ps_now(), mono = ps_clock_mono_ns(), unix_ns = ps_clock_unix_ns();
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next)
         ps_thread_drain(t, true);
-    if (round)
+    if (round) {
+        /* statistics first: a killed process's last ROUND covers them */
+        ps_net_write_stats(atomic_load(&registry));
         ps_writer_round_at(tick, mono, unix_ns);
+    }
 }
 
 /* Fork child: only the forking thread exists.  Other rings hold the
@@ -203,4 +208,9 @@ bool ps_thread_drain_busy(void)
             busy = true;
     }
     return busy;
+}
+
+struct ps_thread *ps_thread_registry(void)
+{
+    return atomic_load(&registry);
 }

@@ -15,6 +15,8 @@
     X(BUFFER_KB, "256", "per-thread event buffer in KiB (16-65536, rounded to a power of two)") \
     X(CLOCK, "auto", "time source: auto (TSC when the kernel trusts it), tsc, monotonic") \
     X(COMPRESS, "1", "zstd level for chunks the background thread writes (0: none, 1-19)") \
+    X(NET, "1", "1: time socket, clock and sleep calls, requests and peers; 0: allocations only") \
+    X(OFFCPU_MIN_US, "1000", "a socket/wait/sleep call blocked this long (us) records its stack (off-CPU flame)") \
     X(DISABLE, "0", "1: load but record nothing (the target runs untraced)")           \
     X(RECORD_LOG, "", "set by perfshim record: file where each process appends its trace path")
 

@@ -36,7 +36,10 @@
 
 #define PS_TRACE_MAGIC "PERFSHIM"
 #define PS_TRACE_MAGIC_LEN 8
-#define PS_TRACE_VERSION 1
+#define PS_TRACE_VERSION 2
+/* The oldest version this analyzer still reads (v2 added OFFCPU events
+ * and the call/peer/process statistics records). */
+#define PS_TRACE_VERSION_MIN 1
 #define PS_TRACE_HEADER_LEN 16
 
 /* Top-level records: X(NAME, value, one-line description). */
@@ -46,7 +49,10 @@
     X(ROUND, 3, "flush round: ordering promise and clock calibration")      \
     X(END, 4, "process ended: exit status and end time")                    \
     X(EXIT_SIGNAL, 5, "appended by perfshim record: the process died of a signal") \
-    X(CHUNK_ZSTD, 6, "a CHUNK whose event bytes are one zstd frame")
+    X(CHUNK_ZSTD, 6, "a CHUNK whose event bytes are one zstd frame")             \
+    X(CALL_STATS, 64, "one buffer slot's cumulative intercepted-call statistics")  \
+    X(PEER_STATS, 65, "one peer's cumulative connection and request statistics")  \
+    X(PROC_STATS, 66, "process-wide counters: CPU time, connections")
 
 /* Events inside a CHUNK: X(NAME, value, description). */
 #define PS_EVENTS(X)                                                         \
@@ -58,9 +64,38 @@
     X(MODULE_UNLOAD, 6, "a module was unmapped")                             \
     X(THREAD_START, 7, "first event of a thread's stream")                   \
     X(THREAD_EXIT, 8, "last event of a thread's stream")                     \
-    X(EXEC, 9, "the thread is about to call exec")
+    X(EXEC, 9, "the thread is about to call exec")                           \
+    X(OFFCPU, 10, "an intercepted call blocked at least PERFSHIM_OFFCPU_MIN_US")
 
 #define PS_REC_FIRST_OPTIONAL 64
+
+/* Intercepted calls, named after the libc function the target called:
+ * X(name, id, class).  Ids are part of the format: never renumber.  The
+ * class says what the call means to the shim (see preload/net.c). */
+#define PS_CALLS(X)                                                          \
+    X(socket, 1, SOCKET) X(accept, 2, ACCEPT) X(accept4, 3, ACCEPT)           \
+    X(connect, 4, CONNECT) X(listen, 5, LISTEN)                              \
+    X(send, 6, SEND) X(sendto, 7, SEND) X(sendmsg, 8, SEND)                  \
+    X(sendmmsg, 9, SEND) X(write, 10, SEND) X(writev, 11, SEND)              \
+    X(sendfile, 12, SEND)                                                    \
+    X(recv, 13, RECV) X(recvfrom, 14, RECV) X(recvmsg, 15, RECV)             \
+    X(recvmmsg, 16, RECV) X(read, 17, RECV) X(readv, 18, RECV)               \
+    X(close, 19, CLOSE) X(shutdown, 20, CLOSE)                               \
+    X(poll, 21, WAIT) X(ppoll, 22, WAIT) X(select, 23, WAIT)                 \
+    X(pselect, 24, WAIT) X(epoll_wait, 25, WAIT) X(epoll_pwait, 26, WAIT)    \
+    X(clock_gettime, 27, CLOCK) X(gettimeofday, 28, CLOCK) X(time, 29, CLOCK) \
+    X(nanosleep, 30, SLEEP) X(clock_nanosleep, 31, SLEEP)                    \
+    X(usleep, 32, SLEEP) X(sleep, 33, SLEEP)
+
+enum ps_call_kind {
+#define PS__X(name, id, cls) PS_CALL_##name = id,
+    PS_CALLS(PS__X)
+#undef PS__X
+    PS_CALL_MAX_
+};
+
+/* PEER_STATS.direction */
+enum ps_peer_dir { PS_PEER_INBOUND = 0, PS_PEER_OUTBOUND = 1 };
 
 enum ps_record_kind {
 #define PS__X(name, val, desc) PS_REC_##name = val,
