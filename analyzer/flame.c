@@ -1,7 +1,9 @@
 /* `perfshim flame --format folded`: one line per distinct stack, outermost
  * frame first, frames joined by ';', then a space and an integer weight
- * (bytes for alloc and leak): the input of flamegraph.pl, inferno and
- * speedscope.  Inline frames are frames of their own.
+ * (bytes for alloc and leak, microseconds blocked for offcpu): the input
+ * of flamegraph.pl, inferno and speedscope.  Inline frames are frames of
+ * their own.  An offcpu stack ends in the call that blocked (`recv`,
+ * `epoll_wait`, ...), below the program's frame that made it.
  *
  * Two stack ids can fold to the same line (different return addresses on
  * the same source lines, or frames that differ only below the shown
@@ -30,46 +32,65 @@ static int line_cmp(const void *a, const void *b)
     return strcmp(((const struct line *)a)->text, ((const struct line *)b)->text);
 }
 
+/* One folded line for stack ID (outermost first), plus LEAF if given. */
+static int fold(struct ps_report *r, uint32_t id, const char *leaf, uint64_t w, struct line **lines,
+                size_t *n, size_t *cap)
+{
+    struct ps_frame *f;
+    size_t nf;
+    int rc = ps_report_stack_frames(r, id, &f, &nf);
+    if (rc)
+        return rc;
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *ms = open_memstream(&text, &tlen);
+    if (!ms) {
+        free(f);
+        return PS_ENOMEM;
+    }
+    for (size_t k = nf; k-- > 0;) {
+        put_name(ms, f[k].function ? f[k].function : "??");
+        if (k)
+            fputc(';', ms);
+    }
+    if (leaf) {
+        fputc(';', ms);
+        put_name(ms, leaf);
+    }
+    fclose(ms);
+    free(f);
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 256;
+        struct line *g = realloc(*lines, *cap * sizeof *g);
+        if (!g) {
+            free(text);
+            return PS_ENOMEM;
+        }
+        *lines = g;
+    }
+    (*lines)[(*n)++] = (struct line){text, w};
+    return 0;
+}
+
 int ps_flame_folded(FILE *out, struct ps_report *r, enum ps_flame_type type)
 {
     const struct ps_heap *h = r->h;
     struct line *lines = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
-    for (uint64_t id = 0; id < h->nsites && !rc; id++) {
-        uint64_t w = type == PS_FLAME_ALLOC ? h->sites[id].alloc_bytes : h->sites[id].live_bytes;
-        if (!w)
-            continue;
-        struct ps_frame *f;
-        size_t nf;
-        if ((rc = ps_report_stack_frames(r, (uint32_t)id, &f, &nf)))
-            break;
-        char *text = NULL;
-        size_t tlen = 0;
-        FILE *ms = open_memstream(&text, &tlen);
-        if (!ms) {
-            free(f);
-            rc = PS_ENOMEM;
-            break;
+    if (type == PS_FLAME_OFFCPU) {
+        for (size_t i = 0; i < r->off.cap && !rc; i++) {
+            const struct ps_offcpu_entry *e = &r->off.e[i];
+            uint64_t us = (e->ns + 500) / 1000;
+            if (e->count && us)
+                rc = fold(r, e->stack, ps_call_name(e->call), us, &lines, &n, &cap);
         }
-        for (size_t k = nf; k-- > 0;) {
-            put_name(ms, f[k].function ? f[k].function : "??");
-            if (k)
-                fputc(';', ms);
+    } else {
+        for (uint64_t id = 0; id < h->nsites && !rc; id++) {
+            uint64_t w = type == PS_FLAME_ALLOC ? h->sites[id].alloc_bytes : h->sites[id].live_bytes;
+            if (w)
+                rc = fold(r, (uint32_t)id, NULL, w, &lines, &n, &cap);
         }
-        fclose(ms);
-        free(f);
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct line *g = realloc(lines, cap * sizeof *g);
-            if (!g) {
-                free(text);
-                rc = PS_ENOMEM;
-                break;
-            }
-            lines = g;
-        }
-        lines[n++] = (struct line){text, w};
     }
     if (!rc) {
         qsort(lines, n, sizeof *lines, line_cmp);

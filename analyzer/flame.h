@@ -6,7 +6,7 @@
 
 #include "report.h"
 
-enum ps_flame_type { PS_FLAME_ALLOC, PS_FLAME_LEAK };
+enum ps_flame_type { PS_FLAME_ALLOC, PS_FLAME_LEAK, PS_FLAME_OFFCPU };
 
 int ps_flame_folded(FILE *out, struct ps_report *r, enum ps_flame_type type);
 

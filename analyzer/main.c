@@ -21,7 +21,7 @@ static void usage(FILE *out)
             "\n"
             "  record   [-o TEMPLATE] [--] CMD ARGS...   run CMD with the shim, write its trace\n"
             "  report   [--format text|json|markdown] [-o FILE] TRACE...\n"
-            "  flame    --type alloc|leak [--format folded] [-o FILE] TRACE\n"
+            "  flame    --type alloc|leak|offcpu [--format folded] [-o FILE] TRACE\n"
             "\n"
             "or without the wrapper:  LD_PRELOAD=/abs/path/libperfshim.so CMD ARGS...\n"
             "\n"
@@ -164,17 +164,19 @@ static int cmd_flame(int argc, char **argv)
             return ps_error_set(PS_EUSAGE, "flame: one trace at a time ('%s' is extra)", argv[i]);
     }
     if (!type)
-        return ps_error_set(PS_EUSAGE, "flame: --type is required (alloc, leak)");
+        return ps_error_set(PS_EUSAGE, "flame: --type is required (alloc, leak, offcpu)");
     enum ps_flame_type ft;
     if (strcmp(type, "alloc") == 0)
         ft = PS_FLAME_ALLOC;
     else if (strcmp(type, "leak") == 0)
         ft = PS_FLAME_LEAK;
-    else if (strcmp(type, "cpu") == 0 || strcmp(type, "offcpu") == 0)
-        return ps_error_set(PS_EUSAGE, "flame: --type %s needs CPU/off-CPU samples, which this "
+    else if (strcmp(type, "offcpu") == 0)
+        ft = PS_FLAME_OFFCPU;
+    else if (strcmp(type, "cpu") == 0)
+        return ps_error_set(PS_EUSAGE, "flame: --type %s needs CPU samples, which this "
                                        "version of perfshim does not record yet", type);
     else
-        return ps_error_set(PS_EUSAGE, "flame: unknown type '%s' (alloc, leak)", type);
+        return ps_error_set(PS_EUSAGE, "flame: unknown type '%s' (alloc, leak, offcpu)", type);
     if (strcmp(format, "folded") != 0)
         return ps_error_set(PS_EUSAGE, "flame: unknown or unsupported format '%s' (folded)", format);
     if (!trace)

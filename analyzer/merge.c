@@ -410,6 +410,20 @@ static int decode_next(struct ps_merge *m, struct stream *s)
             m->t->end.exec_path = strndup((const char *)path, plen);
             break;
         }
+        case PS_EV_OFFCPU:
+            if (m->t->version < 2)
+                return corrupt(s, "unknown event kind");
+            GET(dt);
+            GET(e->size); /* nanoseconds blocked */
+            GET(e->addr); /* call kind */
+            GET(v);
+            if (v > PS_STACK_ID_MAX)
+                return corrupt(s, "stack id out of range");
+            s->prev_tick += dt;
+            e->kind = PS_EV_OFFCPU;
+            e->tick = s->prev_tick;
+            e->stack = (uint32_t)v;
+            break;
         default:
             return corrupt(s, "unknown event kind");
         }

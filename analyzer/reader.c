@@ -18,6 +18,7 @@
 
 #include "errors.h"
 #include "merge.h"
+#include "net.h"
 
 /* No record is larger than a per-thread buffer (64 MiB at most) plus its
  * header; anything claiming more is corruption, not a reason to allocate. */
@@ -224,6 +225,15 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             rc = add_sync(t, tick, mono);
             break;
         }
+        case PS_REC_CALL_STATS:
+        case PS_REC_PEER_STATS:
+        case PS_REC_PROC_STATS:
+            rc = ps_net_record(t->net, kind, p, end);
+            if (rc == 1)
+                return ps_error_set(PS_ECORRUPT,
+                                    "cannot read trace '%s': corrupt statistics record at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            break;
         case PS_REC_EXIT_SIGNAL: {
             uint64_t sig;
             if (ps_get_uv(&p, end, &sig) || sig > 128)
@@ -245,6 +255,11 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     if (!t)
         return PS_ENOMEM;
     t->path = strdup(path);
+    t->net = ps_net_new();
+    if (!t->path || !t->net) {
+        ps_trace_free(t);
+        return PS_ENOMEM;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
@@ -266,10 +281,12 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     else if (got < sizeof hdr)
         rc = ps_error_set(PS_ECORRUPT, "cannot read trace '%s': truncated header (%zu of %d bytes)",
                           path, got, PS_TRACE_HEADER_LEN);
-    else if (ps_get_u32le(hdr + 8) != PS_TRACE_VERSION)
+    else if (ps_get_u32le(hdr + 8) < PS_TRACE_VERSION_MIN || ps_get_u32le(hdr + 8) > PS_TRACE_VERSION)
         rc = ps_error_set(PS_EVERSION,
-                          "cannot read trace '%s': trace format version %u, this perfshim reads version %d",
-                          path, ps_get_u32le(hdr + 8), PS_TRACE_VERSION);
+                          "cannot read trace '%s': trace format version %u, this perfshim reads versions %d to %d",
+                          path, ps_get_u32le(hdr + 8), PS_TRACE_VERSION_MIN, PS_TRACE_VERSION);
+    else
+        t->version = ps_get_u32le(hdr + 8);
     struct ps_merge *m = NULL;
     if (!rc) {
         m = ps_merge_new(t, fn, ctx);
@@ -332,6 +349,7 @@ void ps_trace_free(struct ps_trace *t)
     free(t->modules);
     free(t->syncs);
     free(t->end.exec_path);
+    ps_net_free(t->net);
     free(t);
 }
 

@@ -85,6 +85,17 @@ int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **f
     return 0;
 }
 
+/* The reader's one sink: allocation events to the heap analysis, blocked
+ * calls to the off-CPU table. */
+static void report_event(void *ctx, const struct ps_event *ev)
+{
+    struct ps_report *r = ctx;
+    if (ev->kind == PS_EV_OFFCPU)
+        ps_offcpu_add(&r->off, ev);
+    else
+        ps_heap_event(r->h, ev);
+}
+
 int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_report **out)
 {
     *out = NULL;
@@ -97,9 +108,11 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_repor
         free(r);
         return PS_ENOMEM;
     }
-    int rc = ps_trace_read(path, ps_heap_event, r->h, &r->t);
+    int rc = ps_trace_read(path, report_event, r, &r->t);
     if (!rc && r->h->error)
         rc = r->h->error;
+    if (!rc && r->off.error)
+        rc = r->off.error;
     if (!rc) {
         ps_heap_finish(r->h);
         rc = r->h->error;
@@ -117,6 +130,10 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_repor
     ps_trace_exit_string(t, r->exit, sizeof r->exit);
     r->duration_s = ps_trace_seconds(t, t->end.end_tick);
     r->peak_s = ps_trace_seconds(t, r->h->peak_tick);
+    if ((rc = ps_net_summarize(t, r->duration_s, &r->net))) {
+        ps_report_free(r);
+        return rc;
+    }
 
     struct ps_heap *h = r->h;
     size_t n = 0;
@@ -157,6 +174,8 @@ void ps_report_free(struct ps_report *r)
     for (size_t i = 0; i < r->nleaks; i++)
         free(r->leaks[i].frames);
     free(r->leaks);
+    ps_net_summary_free(&r->net);
+    ps_offcpu_free(&r->off);
     ps_heap_free(r->h);
     ps_trace_free(r->t);
     free(r);

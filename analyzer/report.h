@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "heap.h"
+#include "net.h"
 #include "symbolize.h"
 #include "trace.h"
 
@@ -32,6 +33,8 @@ struct ps_report {
     uint64_t leaked_bytes, leaked_blocks;
     struct ps_leak *leaks;   /* largest bytes first */
     size_t nleaks;
+    struct ps_net_summary net; /* calls, requests, peers */
+    struct ps_offcpu off;    /* blocked time by stack and call */
 };
 
 /* Read TRACE, analyse it and symbolize the leaks: the pipeline in one call.

@@ -21,6 +21,8 @@
 #include "perfshim/trace_format.h"
 #include "symbolize.h"
 
+struct ps_net;
+
 struct ps_process {
     uint64_t pid, ppid;
     int clock_kind;
@@ -47,10 +49,10 @@ struct ps_ending {
 struct ps_event {
     uint64_t tick;
     uint32_t thread;     /* stream serial */
-    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / MODULE_* */
+    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / OFFCPU */
     bool realloc;        /* one half of a REALLOC */
-    uint64_t addr;
-    uint64_t size;
+    uint64_t addr;       /* OFFCPU: the call kind (enum ps_call_kind) */
+    uint64_t size;       /* OFFCPU: nanoseconds blocked */
     uint32_t stack;
     uint64_t tid;        /* THREAD_START */
 };
@@ -70,6 +72,7 @@ struct ps_module_rec {
 
 struct ps_trace {
     char *path;
+    uint32_t version;          /* the file's format version */
     struct ps_process proc;
     struct ps_ending end;
     struct ps_stack *stacks;   /* indexed by id */
@@ -79,6 +82,7 @@ struct ps_trace {
     /* sync points (tick, mono ns) for converting ticks to time */
     uint64_t (*syncs)[2];
     size_t nsyncs, syncs_cap;
+    struct ps_net *net;        /* call, peer and process statistics (net.h) */
     uint64_t events;           /* events delivered */
     uint64_t last_tick;
 };

@@ -2,6 +2,7 @@
  * documented in docs/report-schema.md).  One trace gives one object; several
  * give an array of objects in the order given. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "errors.h"
@@ -36,13 +37,75 @@ static cJSON *stack_json(const struct ps_frame *f, size_t n)
     return arr;
 }
 
+/* Microseconds to the nanosecond: more digits would only be noise. */
+static void add_us(cJSON *o, const char *key, double us)
+{
+    cJSON_AddNumberToObject(o, key, round(us * 1000.0) / 1000.0);
+}
+
+static void add_latency(cJSON *o, const struct ps_latency *l, bool all)
+{
+    if (all)
+        add_us(o, "total_us", l->total_us);
+    add_us(o, "p50_us", l->p50_us);
+    if (all)
+        add_us(o, "p90_us", l->p90_us);
+    add_us(o, "p95_us", l->p95_us);
+    add_us(o, "p99_us", l->p99_us);
+    if (all)
+        add_us(o, "p999_us", l->p999_us);
+    add_us(o, "max_us", l->max_us);
+}
+
+static void net_json(cJSON *root, const struct ps_net_summary *n)
+{
+    cJSON *calls = cJSON_AddObjectToObject(root, "calls");
+    for (size_t i = 0; i < n->ncalls; i++) {
+        const struct ps_call_summary *c = &n->calls[i];
+        cJSON *o = cJSON_AddObjectToObject(calls, c->name);
+        add_u64(o, "count", c->count);
+        add_u64(o, "errors", c->errors);
+        add_u64(o, "eagain", c->eagain);
+        add_u64(o, "eintr", c->eintr);
+        add_u64(o, "partial", c->partial);
+        add_u64(o, "bytes", c->bytes);
+        add_latency(o, &c->lat, true);
+    }
+    if (n->has_requests) {
+        const struct ps_request_summary *r = &n->requests;
+        cJSON *o = cJSON_AddObjectToObject(root, "requests");
+        add_u64(o, "count", r->lat.count);
+        add_latency(o, &r->lat, true);
+        cJSON_AddNumberToObject(o, "throughput_rps", round(r->throughput_rps * 1000.0) / 1000.0);
+        cJSON_AddNumberToObject(o, "busy_s", round(r->busy_s * 1e6) / 1e6);
+        add_us(o, "cpu_us_per_request", r->cpu_us_per_request);
+    }
+    cJSON *peers = cJSON_AddObjectToObject(root, "peers");
+    for (size_t i = 0; i < n->npeers; i++) {
+        const struct ps_peer_summary *p = &n->peers[i];
+        cJSON *o = cJSON_AddObjectToObject(peers, p->name);
+        cJSON_AddStringToObject(o, "direction", p->dir == PS_PEER_INBOUND ? "inbound" : "outbound");
+        add_u64(o, "connections", p->connections);
+        add_u64(o, "requests", p->requests);
+        add_u64(o, "errors", p->errors);
+        add_u64(o, "bytes_in", p->bytes_in);
+        add_u64(o, "bytes_out", p->bytes_out);
+        add_latency(o, &p->lat, false);
+        if (p->dir == PS_PEER_OUTBOUND) {
+            add_us(o, "connect_p50_us", p->connect.p50_us);
+            add_us(o, "connect_max_us", p->connect.max_us);
+        }
+    }
+    add_u64(root, "connections_peak", n->connections_peak);
+}
+
 static cJSON *report_json(const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
     const struct ps_heap *h = r->h;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "perfshim_version", PERFSHIM_VERSION);
-    add_u64(root, "trace_format_version", PS_TRACE_VERSION);
+    add_u64(root, "trace_format_version", t->version);
 
     cJSON *proc = cJSON_AddObjectToObject(root, "process");
     add_u64(proc, "pid", t->proc.pid);
@@ -79,9 +142,7 @@ static cJSON *report_json(const struct ps_report *r)
         cJSON_AddItemToObject(o, "stack", stack_json(l->frames, l->nframes));
         cJSON_AddItemToArray(leaks, o);
     }
-    cJSON_AddObjectToObject(root, "calls");
-    cJSON_AddObjectToObject(root, "peers");
-    add_u64(root, "connections_peak", 0);
+    net_json(root, &r->net);
     cJSON_AddArrayToObject(root, "leak_suspects");
     return root;
 }

@@ -73,6 +73,75 @@ static void command_line(const struct ps_trace *t, char *buf, size_t size)
     }
 }
 
+/* Microseconds, to three significant figures or whole. */
+static const char *us(double v, char *buf)
+{
+    if (v < 10)
+        snprintf(buf, 32, "%.2f", v);
+    else if (v < 1000)
+        snprintf(buf, 32, "%.1f", v);
+    else
+        snprintf(buf, 32, "%.0f", v);
+    return buf;
+}
+
+#define TOP_CALLS 20
+#define TOP_PEERS 10
+
+/* Requests, calls and peers: aligned tables, busiest first. */
+static void text_net(FILE *out, const struct ps_net_summary *n)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+    if (n->has_requests) {
+        const struct ps_request_summary *r = &n->requests;
+        fprintf(out, "\nRequests: %s, %.1f/s over %.3f s busy", commas(r->lat.count, a),
+                r->throughput_rps, r->busy_s);
+        if (r->cpu_us_per_request > 0)
+            fprintf(out, ", %s us CPU per request", us(r->cpu_us_per_request, b));
+        fprintf(out, "\n  %-12s %10s %10s %10s %10s %10s %10s\n", "latency us", "p50", "p90", "p95",
+                "p99", "p99.9", "max");
+        fprintf(out, "  %-12s %10s %10s %10s %10s %10s %10s\n", "", us(r->lat.p50_us, a),
+                us(r->lat.p90_us, b), us(r->lat.p95_us, c), us(r->lat.p99_us, d),
+                us(r->lat.p999_us, e), us(r->lat.max_us, f));
+    }
+    if (n->ncalls) {
+        size_t shown = n->ncalls < TOP_CALLS ? n->ncalls : TOP_CALLS;
+        fprintf(out, "\nIntercepted calls (most time first; latency in us)\n");
+        fprintf(out, "  %-16s %11s %7s %7s %13s %10s %8s %8s %8s\n", "call", "count", "errors",
+                "eagain", "bytes", "total ms", "p50", "p99", "max");
+        for (size_t i = 0; i < shown; i++) {
+            const struct ps_call_summary *k = &n->calls[i];
+            char tot[32];
+            snprintf(tot, sizeof tot, "%.1f", k->lat.total_us / 1000.0);
+            fprintf(out, "  %-16s %11s %7s %7s %13s %10s %8s %8s %8s\n", k->name,
+                    commas(k->count, a), commas(k->errors, b), commas(k->eagain, c),
+                    commas(k->bytes, d), tot, us(k->lat.p50_us, e), us(k->lat.p99_us, f),
+                    us(k->lat.max_us, g));
+        }
+        if (n->ncalls > shown)
+            fprintf(out, "  ... %zu more kinds of call\n", n->ncalls - shown);
+        if (n->clock_calls_per_s > 0)
+            fprintf(out, "  clock reads: %.0f per second, %.1f ms in all\n", n->clock_calls_per_s,
+                    n->clock_total_us / 1000.0);
+    }
+    if (n->npeers) {
+        size_t shown = n->npeers < TOP_PEERS ? n->npeers : TOP_PEERS;
+        fprintf(out, "\nPeers (connections peak %" PRIu64 "; request latency in us)\n",
+                n->connections_peak);
+        fprintf(out, "  %-22s %-3s %7s %9s %6s %13s %13s %8s %8s\n", "peer", "dir", "conns",
+                "requests", "errors", "bytes in", "bytes out", "p50", "p99");
+        for (size_t i = 0; i < shown; i++) {
+            const struct ps_peer_summary *p = &n->peers[i];
+            fprintf(out, "  %-22.22s %-3s %7s %9s %6s %13s %13s %8s %8s\n", p->name,
+                    p->dir == PS_PEER_INBOUND ? "in" : "out", commas(p->connections, a),
+                    commas(p->requests, b), commas(p->errors, c), commas(p->bytes_in, d),
+                    commas(p->bytes_out, e), us(p->lat.p50_us, f), us(p->lat.p99_us, g));
+        }
+        if (n->npeers > shown)
+            fprintf(out, "  ... %zu more peers\n", n->npeers - shown);
+    }
+}
+
 static void text_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -104,6 +173,7 @@ static void text_one(FILE *out, const struct ps_report *r)
     if (h->unknown_frees)
         fprintf(out, "  %-22s %16s  (blocks allocated before tracing began)\n", "untracked frees",
                 commas(h->unknown_frees, a));
+    text_net(out, &r->net);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     if (shown)
         fprintf(out, "\nTop %zu of %zu leak sites (largest first; kind: not classified yet)\n", shown,
@@ -145,6 +215,49 @@ static void md_escape(FILE *out, const char *s)
     }
 }
 
+static void md_net(FILE *out, const struct ps_net_summary *n)
+{
+    char a[32], b[32], c[32], d[32], e[32], f[32];
+    if (n->has_requests) {
+        const struct ps_request_summary *r = &n->requests;
+        fprintf(out, "\n### Requests\n\n");
+        fprintf(out, "| count | per second | p50 us | p90 us | p95 us | p99 us | p99.9 us | max us |\n"
+                     "|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        fprintf(out, "| %s | %.1f | %s | %s | %s | %s | %s | ", commas(r->lat.count, a),
+                r->throughput_rps, us(r->lat.p50_us, b), us(r->lat.p90_us, c), us(r->lat.p95_us, d),
+                us(r->lat.p99_us, e), us(r->lat.p999_us, f));
+        fprintf(out, "%s |\n", us(r->lat.max_us, a));
+    }
+    if (n->ncalls) {
+        fprintf(out, "\n### Intercepted calls\n\n");
+        fprintf(out, "| call | count | errors | bytes | total ms | p50 us | p99 us | max us |\n"
+                     "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        size_t shown = n->ncalls < TOP_CALLS ? n->ncalls : TOP_CALLS;
+        for (size_t i = 0; i < shown; i++) {
+            const struct ps_call_summary *k = &n->calls[i];
+            fprintf(out, "| %s | %s | %s | %s | %.1f | %s | %s | ", k->name, commas(k->count, a),
+                    commas(k->errors, b), commas(k->bytes, c), k->lat.total_us / 1000.0,
+                    us(k->lat.p50_us, d), us(k->lat.p99_us, e));
+            fprintf(out, "%s |\n", us(k->lat.max_us, f));
+        }
+    }
+    if (n->npeers) {
+        fprintf(out, "\n### Peers (connections peak %" PRIu64 ")\n\n", n->connections_peak);
+        fprintf(out, "| peer | dir | connections | requests | errors | p50 us | p99 us | max us |\n"
+                     "|---|---|---:|---:|---:|---:|---:|---:|\n");
+        size_t shown = n->npeers < TOP_PEERS ? n->npeers : TOP_PEERS;
+        for (size_t i = 0; i < shown; i++) {
+            const struct ps_peer_summary *p = &n->peers[i];
+            fprintf(out, "| ");
+            md_escape(out, p->name);
+            fprintf(out, " | %s | %s | %s | %s | %s | %s | ", p->dir == PS_PEER_INBOUND ? "in" : "out",
+                    commas(p->connections, a), commas(p->requests, b), commas(p->errors, c),
+                    us(p->lat.p50_us, d), us(p->lat.p99_us, e));
+            fprintf(out, "%s |\n", us(p->lat.max_us, f));
+        }
+    }
+}
+
 static void md_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -162,6 +275,7 @@ static void md_one(FILE *out, const struct ps_report *r)
     fprintf(out, "| peak heap bytes | %s |\n", commas(h->peak_bytes, a));
     fprintf(out, "| leaked bytes | %s |\n", commas(r->leaked_bytes, a));
     fprintf(out, "| leaked blocks | %s |\n", commas(r->leaked_blocks, a));
+    md_net(out, &r->net);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     for (size_t i = 0; i < shown; i++) {
         const struct ps_leak *l = &r->leaks[i];
