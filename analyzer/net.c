@@ -127,7 +127,7 @@ static int call_stats(struct ps_net *n, const uint8_t **p, const uint8_t *end)
     uint64_t slot, nk;
     GETV(slot);
     GETV(nk);
-    if (slot >= MAX_SLOTS || nk >= PS_CALL_MAX_)
+    if (slot >= MAX_SLOTS || nk > 255)
         return 1;
     int rc = grow((void **)&n->slots, &n->nslots, slot + 1, sizeof *n->slots);
     if (rc)
@@ -136,8 +136,16 @@ static int call_stats(struct ps_net *n, const uint8_t **p, const uint8_t *end)
     for (uint64_t i = 0; i < nk; i++) {
         uint64_t k;
         GETV(k);
-        if (k == 0 || k >= PS_CALL_MAX_)
+        if (k == 0)
             return 1;
+        if (k >= PS_CALL_MAX_) { /* a call kind of a later shim: skip it */
+            struct ps_cstat_in skip = {0};
+            rc = get_cstat(p, end, &skip);
+            cstat_clear(&skip);
+            if (rc)
+                return rc;
+            continue;
+        }
         if ((rc = get_cstat(p, end, &s->calls[k])))
             return rc;
     }

@@ -134,7 +134,7 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
             return 0;
         }
         bool optional = kind >= PS_REC_FIRST_OPTIONAL;
-        if (kind == 0 || (kind >= PS_REC_MAX_ && !optional) || vr < 0 || len > MAX_RECORD)
+        if (kind == 0 || (kind > PS_REC_LAST_REQUIRED && !optional) || vr < 0 || len > MAX_RECORD)
             return ps_error_set(PS_ECORRUPT,
                                 "cannot read trace '%s': corrupt record at offset %llu (kind %u)",
                                 t->path, (unsigned long long)rec_off, kind);

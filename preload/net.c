@@ -194,8 +194,9 @@ static void cstat_add_shared(struct cstat *c, uint64_t ns)
     hist_add_shared(&c->h, ns);
 }
 
-/* The peer called NAME, made on first use; 0 when the table is full
- * (then PEER_MAX, "other", collects the rest). */
+/* The peer called NAME, made on first use.  When the table is full, the
+ * rest share one overflow entry per direction: "listen:other" (PEER_MAX - 1)
+ * and "other" (PEER_MAX). */
 static uint16_t peer_get(const char *name, int dir)
 {
     if (!peers)
@@ -206,11 +207,11 @@ static uint16_t peer_get(const char *name, int dir)
         if (peers[i].dir == dir && strcmp(peers[i].name, name) == 0)
             break;
     if (i > npeers) {
-        if (npeers + 1 < PEER_MAX) {
+        if (npeers + 1 < PEER_MAX - 1) {
             i = ++npeers;
             ps_fmt(peers[i].name, PEER_NAME, "%s", name);
         } else {
-            i = PEER_MAX;
+            i = dir == PS_PEER_INBOUND ? PEER_MAX - 1 : PEER_MAX;
             ps_fmt(peers[i].name, PEER_NAME, "%s", dir == PS_PEER_INBOUND ? "listen:other" : "other");
         }
         peers[i].dir = (uint8_t)dir;
@@ -266,8 +267,8 @@ static void addr_name(char *buf, size_t size, const struct sockaddr *sa, socklen
             path[0] = '@';
         ps_fmt(buf, size, "%s%s%s", listen_side ? "listen:unix:" : "unix:", n ? path : "(unnamed)",
                suffix);
-    } else {
-        ps_fmt(buf, size, "%s%s", listen_side ? "listen:other" : "other", suffix);
+    } else { /* a family we do not name: never collides with the overflow names */
+        ps_fmt(buf, size, "%sfamily%u%s", listen_side ? "listen:" : "", (unsigned)sa->sa_family, suffix);
     }
 }
 
@@ -398,7 +399,11 @@ bool ps_net_is_socket(int fd)
         return false;
     uint8_t k = __atomic_load_n(&f->kind, __ATOMIC_ACQUIRE);
     if (PS_UNLIKELY(k == FD_UNKNOWN)) {
+        /* busy: a signal handler's hooks pass through while we may hold
+         * the peer table's lock */
+        ps__busy++;
         classify(fd, f);
+        ps__busy--;
         k = f->kind;
     }
     return k == FD_SOCK;
@@ -509,6 +514,11 @@ static void track_send(struct ps_fd *f, uint64_t t0, uint64_t t1)
     }
 }
 
+static bool is_error(long r, int err)
+{
+    return r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
+}
+
 /* ---- the calls ------------------------------------------------------------------ */
 
 /* Count one finished call of KIND on the calling thread; blocked calls
@@ -541,11 +551,6 @@ static void account(struct ps_thread *t, int kind, uint64_t t0, uint64_t t1, lon
     }
 }
 
-static bool is_error(long r, int err)
-{
-    return r < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
-}
-
 void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked)
 {
     uint64_t t1 = ps_now();
@@ -555,15 +560,19 @@ void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked)
     if (t) {
         bool send = call_class[kind] == SEND;
         account(t, kind, t0, t1, r, err, r > 0 ? (uint64_t)r : 0,
-                send && r >= 0 && (size_t)r < asked);
+                send && r > 0 && (size_t)r < asked);
         struct ps_fd *f = fd_at(fd);
         if (f && f->kind == FD_SOCK) {
-            struct peer *p = peer_at(f->peer);
             if (r > 0) {
                 if (send)
                     track_send(f, t0, t1);
                 else
                     track_recv(t, fd, f, t1, r);
+            } else if (r == 0 && !send) {
+                track_recv(t, fd, f, t1, 0);
+            }
+            struct peer *p = peer_at(f->peer); /* the first receive may have named it */
+            if (r > 0) {
                 if (p) {
                     if (send)
                         ADD(p->bytes_out, (uint64_t)r);
@@ -571,8 +580,6 @@ void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked)
                         ADD(p->bytes_in, (uint64_t)r);
                     peer_touch(p);
                 }
-            } else if (r == 0 && !send) {
-                track_recv(t, fd, f, t1, 0);
             } else if (p && is_error(r, err)) {
                 ADD(p->errors, 1);
                 peer_touch(p);
@@ -690,7 +697,7 @@ void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len
                 ADD(p->connections, 1);
                 if (r == 0)
                     cstat_add_shared(&p->connect, ticks_ns(t1 - t0));
-            } else {
+            } else if (is_error(r, err)) {
                 ADD(p->errors, 1);
             }
             peer_touch(p);
@@ -803,7 +810,7 @@ void ps_net_child_reset(struct ps_thread *registry)
 
 /* Records are built in a static buffer: only one writer at a time (the
  * stats lock), and never on the target's stack. */
-#define STATS_BUF (1024 * 1024)
+#define STATS_BUF (2 * 1024 * 1024) /* 35 worst-case histograms (50 KiB each) */
 static uint8_t *stats_buf;
 
 static uint8_t *put_cstat(uint8_t *p, const uint8_t *end, const struct cstat *c, bool *full)
@@ -821,25 +828,23 @@ static uint8_t *put_cstat(uint8_t *p, const uint8_t *end, const struct cstat *c,
     p = ps_put_uv(p, PEEK(c->bytes));
     p = ps_put_uv(p, PEEK(c->total_ns));
     p = ps_put_uv(p, PEEK(c->max_ns));
-    /* buckets: count of non-empty ones, then (index delta, count) pairs */
-    unsigned n = 0;
-    for (unsigned pg = 0; pg < PS_HIST_PAGES; pg++) {
-        const uint64_t *b = __atomic_load_n(&c->h.page[pg], __ATOMIC_ACQUIRE);
-        if (b)
-            for (unsigned k = 0; k < PS_HIST_SUB; k++)
-                n += PEEK(b[k]) != 0;
-    }
-    if ((size_t)(end - p) < PS_VARINT_MAX + (size_t)n * 2 * PS_VARINT_MAX) {
+    /* buckets: how many, then (index delta, count) pairs.  One pass, so
+     * that a bucket filled meanwhile cannot push another out: the count
+     * goes in a two-byte varint (non-minimal when small, which LEB128
+     * allows) reserved before the pairs. */
+    _Static_assert(PS_HIST_BUCKETS < (1 << 14), "bucket count fits two varint bytes");
+    if ((size_t)(end - p) < 2 + (size_t)PS_HIST_BUCKETS * 2 * PS_VARINT_MAX) {
         *full = true;
         return start;
     }
-    p = ps_put_uv(p, n);
-    unsigned prev = 0, written = 0;
+    uint8_t *np = p;
+    p += 2;
+    unsigned n = 0, prev = 0;
     for (unsigned pg = 0; pg < PS_HIST_PAGES; pg++) {
         const uint64_t *b = __atomic_load_n(&c->h.page[pg], __ATOMIC_ACQUIRE);
         if (!b)
             continue;
-        for (unsigned k = 0; k < PS_HIST_SUB && written < n; k++) {
+        for (unsigned k = 0; k < PS_HIST_SUB; k++) {
             uint64_t v = PEEK(b[k]);
             if (!v)
                 continue;
@@ -847,11 +852,11 @@ static uint8_t *put_cstat(uint8_t *p, const uint8_t *end, const struct cstat *c,
             p = ps_put_uv(p, idx - prev);
             p = ps_put_uv(p, v);
             prev = idx;
-            written++;
+            n++;
         }
     }
-    /* Counts only grow, so at least n buckets are non-zero now and the
-     * loop wrote exactly n (it stops there). */
+    np[0] = (uint8_t)(0x80 | (n & 0x7f));
+    np[1] = (uint8_t)(n >> 7);
     return p;
 }
 
@@ -880,7 +885,7 @@ static void write_slot(struct ps_thread *t)
     p = ps_put_uv(p, PEEK(s->req_first));
     p = ps_put_uv(p, PEEK(s->req_last));
     if (full)
-        return; /* cannot happen with STATS_BUF: 35 full histograms fit */
+        return; /* cannot happen: STATS_BUF holds every kind at its worst */
     ps_writer_record(PS_REC_CALL_STATS, stats_buf, (size_t)(p - stats_buf), NULL, 0, NULL, 0);
     s->written = ch;
 }

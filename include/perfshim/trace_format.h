@@ -68,6 +68,7 @@
     X(OFFCPU, 10, "an intercepted call blocked at least PERFSHIM_OFFCPU_MIN_US")
 
 #define PS_REC_FIRST_OPTIONAL 64
+#define PS_REC_LAST_REQUIRED PS_REC_CHUNK_ZSTD /* kinds above it and below 64: refused */
 
 /* Intercepted calls, named after the libc function the target called:
  * X(name, id, class).  Ids are part of the format: never renumber.  The
