@@ -80,6 +80,54 @@ int main(void)
     return 0;
 }
 PROG
+# A loopback client and server in two threads, a few sleeps past the
+# off-CPU threshold: CALL_STATS, PEER_STATS, PROC_STATS records and OFFCPU
+# events (format version 2).
+cat > "$tmp/net.c" <<'PROG'
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+static int lfd;
+static void *serve(void *arg)
+{
+    (void)arg;
+    int c = accept(lfd, NULL, NULL);
+    char b[64];
+    while (read(c, b, sizeof b) > 0) {
+        usleep(1500);
+        write(c, "ok\n", 3);
+    }
+    close(c);
+    return NULL;
+}
+int main(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    bind(lfd, (struct sockaddr *)&a, sizeof a);
+    listen(lfd, 4);
+    getsockname(lfd, (struct sockaddr *)&a, &l);
+    pthread_t t;
+    pthread_create(&t, NULL, serve, NULL);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    connect(s, (struct sockaddr *)&a, sizeof a);
+    char b[8];
+    struct timespec ts;
+    for (int i = 0; i < 5; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        send(s, "req\n", 4, 0);
+        recv(s, b, sizeof b, 0);
+    }
+    close(s);
+    pthread_join(t, NULL);
+    close(lfd);
+    return 0;
+}
+PROG
+cc -O1 -g -pthread "$tmp/net.c" -o "$tmp/net-prog"
 cc -O1 -g -pthread "$tmp/threads.c" -o "$tmp/threads"
 cc -O1 -g -pthread "$tmp/slow.c" -o "$tmp/slow"
 
@@ -93,9 +141,10 @@ run threads-small "$tmp/threads" 50
 run threads-raw PERFSHIM_COMPRESS=0 "$tmp/threads" 300
 run threads-tsc PERFSHIM_CLOCK=tsc PERFSHIM_STACK_DEPTH=4 "$tmp/threads" 20
 run slow-zstd PERFSHIM_FLUSH_MS=10 "$tmp/slow"
+run net PERFSHIM_STACK_DEPTH=8 "$tmp/net-prog"
 run sh-exec PERFSHIM_STACK_DEPTH=8 /bin/sh -c '/bin/true; exec /bin/echo hi'
 
-for d in ls threads-small threads-raw threads-tsc slow-zstd; do
+for d in ls threads-small threads-raw threads-tsc slow-zstd net; do
     cp "$(ls "$tmp/$d"/*.trace | head -1)" "$out/$d.seed"
 done
 # sh forks /bin/true (its own trace, ends with END) and then execs echo

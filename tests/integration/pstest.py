@@ -9,6 +9,12 @@ A test script does:
     t.expect_leak(rep, "leak_page", "@leak:page", blocks=1, bytes=4096)
     t.done()                           # exit status = number of failures
 
+Servers: bg = t.start_traced([...]) runs in the background (same env as
+run_traced); t.wait_file(path, timeout, bg) waits for its port file;
+run = bg.wait(timeout) collects it; done() kills whatever still runs.
+t.client_server([server, ..., pstest.PORTFILE, ...], client) does all of
+that for a server that writes its port to a file and a client run against it.
+
 Every check prints "FAIL script:line: what: expected X, actual Y".  The exit
 status is the failure count (capped at 76, so it never reads as 77 = skip);
 t.skip() exits 77.  On failure the temp dirs are kept and their paths printed.
@@ -29,6 +35,8 @@ import tempfile
 import time
 
 SKIP = 77
+PORTFILE = object()   # in start_server's argv: the port file's path
+HELPER_FILES = {"pstest.py"}   # modules whose frames FAIL lines skip (see _where)
 
 
 class Run:
@@ -38,6 +46,56 @@ class Run:
         self.stderr = stderr    # bytes
         self.dir = dir          # the temp dir (cwd of the target)
         self.traces = traces    # trace file paths, in name order
+
+
+class Background:
+    """A process started by Test.start_traced / Test.start_plain.  Its
+    stdout and stderr go to files in its dir (never a pipe that could fill
+    up); wait() collects them into a Run."""
+
+    def __init__(self, argv, cwd, env, dir, traced, test):
+        self.dir = dir
+        self.traced = traced
+        self._test = test
+        n = len(test.procs)
+        self._out_path = os.path.join(dir, "bg%d.stdout" % n)
+        self._err_path = os.path.join(dir, "bg%d.stderr" % n)
+        with open(self._out_path, "wb") as out, open(self._err_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, cwd=cwd or dir, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err)
+        self.pid = self.proc.pid
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL it if it still runs (safe to call more than once)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def wait(self, timeout=30):
+        """Wait for the exit; a process still running after `timeout`
+        seconds is killed and counted as a failure.  Returns a Run (traces:
+        the trace files in its dir when it was started traced)."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._test.fail("%s still runs after %ss: killed" % (self.proc.args[0], timeout))
+            self.kill()
+            rc = self.proc.returncode
+        with open(self._out_path, "rb") as f:
+            out = f.read()
+        with open(self._err_path, "rb") as f:
+            err = f.read()
+        traces = self._test.traces_in(self.dir) if self.traced else []
+        return Run(rc, out, err, self.dir, traces)
 
 
 def _natural(name):
@@ -88,6 +146,20 @@ def marker_line(source, marker):
     return hits[0]
 
 
+def request_lines_bytes(total, slow_every, slow_us, resp_len):
+    """Bytes of all request lines t_net_client sends."""
+    n = 0
+    for i in range(total):
+        s = slow_us if slow_every and i % slow_every == slow_every - 1 else 0
+        n += len("REQ %d %d\n" % (s, resp_len))
+    return n
+
+
+def net_client_argv(client, port, nconn, nper, slow_every, slow_us, resp_len):
+    """t_net_client's command line (see t_net_client.c)."""
+    return [client] + [str(x) for x in (port, nconn, nper, slow_every, slow_us, resp_len)]
+
+
 def count_lines(text):
     return len([l for l in text.decode(errors="replace").splitlines() if l.strip()])
 
@@ -108,15 +180,25 @@ class Test:
         self.source = self.args.source
         self.failures = 0
         self.dirs = []
+        self.procs = []     # Background processes; done() kills what still runs
         self.name = os.path.basename(sys.argv[0])
         for path, what in ((self.perfshim, "perfshim"), (self.shim, "shim")):
             if path and not os.path.exists(path):
                 self.fatal("%s not found: %s" % (what, path))
 
+    def program_arg(self, opt, what):
+        """The absolute path that --OPT names (a program the test needs
+        besides --target); stops the test when it is not there."""
+        given = getattr(self.args, opt)
+        path = os.path.abspath(given) if given else ""
+        if not path or not os.path.exists(path):
+            self.fatal("--%s (%s) not found: %r" % (opt, what, given))
+        return path
+
     # ---- checks ----------------------------------------------------------
     def _where(self):
         for fr in inspect.stack()[2:]:
-            if os.path.basename(fr.filename) != "pstest.py":
+            if os.path.basename(fr.filename) not in HELPER_FILES:
                 return "%s:%d" % (os.path.basename(fr.filename), fr.lineno)
         return self.name
 
@@ -135,6 +217,19 @@ class Test:
             return False
         return True
 
+    def exit_ok(self, run, who):
+        """`who` (a Run) exited 0; its stderr goes into the message."""
+        return self.eq(0, run.rc, "%s exit status (stderr %r)"
+                       % (who, run.stderr.decode(errors="replace")))
+
+    def between(self, lo, hi, actual, what):
+        """lo <= actual <= hi for a number `actual` (None etc. fail)."""
+        ok = (isinstance(actual, (int, float)) and not isinstance(actual, bool)
+              and lo <= actual <= hi)
+        if not ok:
+            self.fail("%s: expected within [%s, %s], actual %r" % (what, lo, hi, actual))
+        return ok
+
     def fatal(self, msg):
         self.failures += 1
         print("FAIL %s: %s (cannot continue)" % (self._where(), msg), flush=True)
@@ -146,10 +241,12 @@ class Test:
         sys.exit(SKIP)
 
     def _cleanup(self):
+        self.kill_all()
         for d in self.dirs:
             shutil.rmtree(d, ignore_errors=True)
 
     def done(self):
+        self.kill_all()
         if self.failures:
             for d in self.dirs:
                 print("kept %s" % d)
@@ -195,15 +292,87 @@ class Test:
                            timeout=timeout, env=self.traced_env(dir, template, env_extra))
         return Run(p.returncode, p.stdout, p.stderr, dir, self.traces_in(dir))
 
+    def start_traced(self, argv, env_extra=None, template="trace.%p", cwd=None):
+        """Start ARGV under LD_PRELOAD in the background, in a fresh temp dir
+        (the same environment as run_traced).  Returns a Background."""
+        dir = self.tempdir()
+        bg = Background(argv, cwd, self.traced_env(dir, template, env_extra), dir, True, self)
+        self.procs.append(bg)
+        return bg
+
+    def start_plain(self, argv, cwd=None, env=None):
+        """Start ARGV untraced in the background, in a fresh temp dir."""
+        dir = self.tempdir()
+        bg = Background(argv, cwd, env or self.base_env(), dir, False, self)
+        self.procs.append(bg)
+        return bg
+
+    def kill_all(self):
+        """SIGKILL every background process that still runs."""
+        for bg in self.procs:
+            bg.kill()
+
+    def wait_file(self, path, timeout=20, proc=None):
+        """The text of `path` once it exists and is not empty; None after
+        `timeout` seconds, or as soon as the Background `proc` has exited
+        without writing it."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+                if text:
+                    return text
+            except FileNotFoundError:
+                pass
+            if proc is not None and not proc.running() and not os.path.exists(path):
+                return None
+            if time.time() >= deadline:
+                return None
+            time.sleep(0.01)
+
+    def start_server(self, argv, traced=True, timeout=20):
+        """Start a server that writes its port number to a file (the
+        t_net_* targets): PORTFILE in ARGV stands for that file's path.
+        Traced (start_traced) or not (start_plain).  Returns (Background,
+        port); stops the test when no port file comes within `timeout` s."""
+        portfile = os.path.join(self.tempdir(), "port")
+        argv = [portfile if a is PORTFILE else a for a in argv]
+        srv = self.start_traced(argv) if traced else self.start_plain(argv)
+        text = self.wait_file(portfile, timeout=timeout, proc=srv)
+        if text is None:
+            run = srv.wait(timeout=5)
+            self.fatal("no port file from the %s (exit %r, stderr %r)"
+                       % ("traced server" if traced else "server", run.rc,
+                          run.stderr.decode(errors="replace")))
+        return srv, int(text.strip())
+
+    def client_server(self, server_argv, client, traced_server=True):
+        """start_server(server_argv, traced_server); then client(port), which
+        runs the client and returns its Run; then wait (20 s) for the
+        server's exit.  Whatever still runs is killed on the way out.
+        Returns (server Run, client Run, port)."""
+        try:
+            srv, port = self.start_server(server_argv, traced_server)
+            cl = client(port)
+            return srv.wait(timeout=20), cl, port
+        finally:
+            self.kill_all()
+
+    def one_trace(self, run):
+        """Exactly one trace file in `run`: (its path, its report).  Stops
+        the test when there is none."""
+        self.eq(1, len(run.traces), "trace files (%s)" % run.traces)
+        if not run.traces:
+            self.done()
+        return run.traces[0], self.report(run.traces[0])
+
     def run_one(self, argv, rc=0, **kw):
         """Run ARGV traced; expect exit status RC and exactly one trace;
         return (run, report).  Stops the test when there is no trace."""
         run = self.run_traced(argv, **kw)
         self.eq(rc, run.rc, "exit status")
-        self.eq(1, len(run.traces), "trace files (%s)" % run.traces)
-        if not run.traces:
-            self.done()
-        return run, self.report(run.traces[0])
+        return run, self.one_trace(run)[1]
 
     def perfshim_run(self, args, timeout=60, cwd=None, env=None):
         p = subprocess.run([self.perfshim] + args, capture_output=True, timeout=timeout,
@@ -233,6 +402,30 @@ class Test:
         self.check_common(rep)
         return rep
 
+    def flame(self, trace, kind):
+        """`perfshim flame --type KIND TRACE` (folded), parsed: a list of
+        (frames outermost first, weight).  A failure when it does not exit
+        0 or a line does not parse."""
+        rc, out, err = self.perfshim_run(["flame", "--type", kind, trace])
+        if not self.eq(0, rc, "flame --type %s exit status (stderr %r)"
+                       % (kind, err.decode(errors="replace").strip())):
+            return []
+        lines = []
+        for l in out.decode(errors="replace").splitlines():
+            if not l.strip():
+                continue
+            stack, _, w = l.rpartition(" ")
+            try:
+                weight = int(w)
+            except ValueError:
+                try:
+                    weight = float(w)
+                except ValueError:
+                    self.fail("flame --type %s: line does not end in a weight: %r" % (kind, l))
+                    continue
+            lines.append((stack.split(";"), weight))
+        return lines
+
     # ---- report checks ----------------------------------------------------
     def check_common(self, rep):
         """Contract invariants that hold for every report."""
@@ -261,6 +454,57 @@ class Test:
                 if "libperfshim" in (fr.get("module") or ""):
                     self.fail("the shim's own frame is shown: %s" % short_stack(l["stack"]))
                     break
+
+    def calls_of(self, rep):
+        """rep["calls"] (socket/clock interception); stops the test when
+        the report has no such object."""
+        calls = rep.get("calls")
+        if not isinstance(calls, dict):
+            self.fatal("report has no 'calls' object (keys: %s)" % sorted(rep))
+        return calls
+
+    def section(self, rep, key):
+        """rep[key] when it is an object ("requests", "peers"); {} after a
+        failure when it is not."""
+        v = rep.get(key)
+        if not self.check(isinstance(v, dict), "report has no '%s' object (keys: %s)"
+                          % (key, sorted(rep))):
+            return {}
+        return v
+
+    def expect_fields(self, obj, what, **want):
+        """obj[k] == v for each k=v of `want`, in order; the messages name
+        "WHAT.k", and v = (value, note) adds " (note)".  Returns obj."""
+        for k, v in want.items():
+            note = ""
+            if isinstance(v, tuple):
+                v, note = v[0], " (%s)" % v[1]
+            self.eq(v, obj.get(k), "%s.%s%s" % (what, k, note))
+        return obj
+
+    def expect_call(self, rep, name, **want):
+        """calls.NAME (see call()) with these fields (see expect_fields)."""
+        return self.expect_fields(self.call(rep, name), "calls." + name, **want)
+
+    def only_peer(self, rep, key, **want):
+        """rep["peers"] has exactly the one key `key`; that peer has these
+        fields (see expect_fields).  Returns the peer ({} when missing)."""
+        peers = self.section(rep, "peers")
+        self.eq([key], sorted(peers), "peers keys")
+        return self.expect_fields(peers.get(key) or {}, "peers[%s]" % key, **want)
+
+    def call(self, rep, name):
+        """rep["calls"][name] (socket/clock interception); {} after a
+        failure when the report has no such entry."""
+        calls = rep.get("calls")
+        if not isinstance(calls, dict):
+            self.fail("report has no 'calls' object (keys: %s)" % sorted(rep))
+            return {}
+        c = calls.get(name)
+        if not isinstance(c, dict):
+            self.fail("calls.%s: missing (calls: %s)" % (name, sorted(calls)))
+            return {}
+        return c
 
     def leaks_at(self, rep, func, source=None, line=None):
         """Leak groups whose first user frame is `func` (and file/line)."""
