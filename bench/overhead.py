@@ -27,6 +27,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import benchlib  # noqa: E402
+from benchlib import cpu_idle, fmt_bytes, med, tail, verdict  # noqa: E402,F401
+
+
+def clean_env():
+    return benchlib.clean_env(("PYTHONMALLOC", "DUMP_HEAPTRACK_OUTPUT"))
 
 TARGET_ADDED_FRACTION = {"a": 0.25, "b": 0.40}   # perfshim added / heaptrack added
 TARGET_ANALYZER_SPEEDUP = 2.0                     # heaptrack_print time / perfshim report time
@@ -100,20 +107,6 @@ def run(cmd, env, workdir, timeout):
     return res
 
 
-def tail(text, n=6):
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    return "\n".join("      | " + l for l in lines[-n:]) or "      | (no output on stderr)"
-
-
-def clean_env():
-    env = dict(os.environ)
-    for k in list(env):
-        if k in ("LD_PRELOAD", "PYTHONMALLOC", "MALLOC_CONF", "DUMP_HEAPTRACK_OUTPUT") \
-                or k.startswith("PERFSHIM_"):
-            del env[k]
-    return env
-
-
 # ----------------------------------------------------------------- parsing ---
 
 HT_RE = {
@@ -139,29 +132,8 @@ def perfshim_events(report):
 
 # ---------------------------------------------------------------- helpers ---
 
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def fmt_s(xs):
-    xs = [x for x in xs if x is not None]
-    if not xs:
-        return "failed"
-    return "%.3f [%.2f..%.2f]" % (statistics.median(xs), min(xs), max(xs))
-
-
-def fmt_bytes(n):
-    if n is None:
-        return "n/a"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
-        n /= 1024.0
-
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
+    return benchlib.fmt_range(xs, "%.3f")
 
 
 def build_alloc_bench(args, tmp):
@@ -383,23 +355,6 @@ def bench(args, workloads, configs, shim, tool, heaptrack, heaptrack_print, tmp)
                        "configs": configs, "workloads": {k: v["desc"] for k, v in wl.items()},
                        "runs": data, "failures": failures}, f, indent=1, default=str)
     return 1 if failures else 0
-
-
-def cpu_idle(seconds=1.0):
-    """Fraction of all CPUs idle over a short sample (/proc/stat): other load."""
-    def sample():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
-    try:
-        t0, i0 = sample()
-        time.sleep(seconds)
-        t1, i1 = sample()
-    except (OSError, ValueError, IndexError):
-        return "unknown"
-    idle = (i1 - i0) / float(max(1, t1 - t0))
-    return "%.0f%%%s" % (100 * idle, "  (other load present: expect noisy figures)"
-                         if idle < 0.85 else "")
 
 
 def zstd_size(path):

@@ -2,7 +2,8 @@
 # Install what perfshim needs from Debian's packages (Debian 12).
 #   scripts/setup.sh          build dependencies
 #   scripts/setup.sh --test   + what the test suite runs (real programs, clang for the fuzz target)
-#   scripts/setup.sh --bench  + the tools the benchmarks compare against (heaptrack)
+#   scripts/setup.sh --bench  + the tools the benchmarks compare against (heaptrack, strace)
+#                             and run (redis-server, redis-benchmark for bench/net_bench.sh)
 # Packages already installed are not fetched again, so this is quick and
 # works offline on a machine that has them.
 set -euo pipefail
@@ -12,7 +13,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev
                    sqlite3 git cppcheck binutils redis-server redis-tools) ;;
-    --bench) pkgs+=(python3 heaptrack time) ;;
+    --bench) pkgs+=(python3 heaptrack time strace redis-server redis-tools) ;;
     *) echo "setup.sh: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
 done
