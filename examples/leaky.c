@@ -1,8 +1,13 @@
-/* leaky: a toy key-value "request handler" with two genuine leaks.
+/* leaky: a toy key-value server with two genuine leaks and a slow path.
  *
- * It parses a small built-in configuration, then handles 1000 fake
- * requests ("SET key value" / "GET key" / "DEL key") against a tiny hash
- * table.  Two bugs leak memory from distinct call sites:
+ * It parses a small built-in configuration, listens on 127.0.0.1 (a free
+ * port), starts its own client (this program again, with --client, and
+ * PERFSHIM_DISABLE=1 so that only the server is traced), and serves the
+ * client's 1000 requests ("SET key value" / "GET key" / "DEL key") over
+ * one connection, against a tiny hash table.  Every 25th GET misses the
+ * "cache" and waits 2 ms for the "disk" (load_from_disk): the requests'
+ * p99 and the off-CPU flame graph show it.  Two bugs leak memory from
+ * distinct call sites:
  *
  *   1. parse_config() builds a list of settings that nobody ever frees
  *      (5 entries: the list nodes and their strdup'ed keys and values).
@@ -15,9 +20,16 @@
  *     perfshim record -- ./build/bin/leaky_demo
  *     perfshim report perfshim.*.trace
  */
+#include <arpa/inet.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
 
 #define RESPONSE_SIZE 256
 #define TABLE_SIZE 64
@@ -129,9 +141,17 @@ static void kv_clear(void)
             kv_del(table[i]->key);
 }
 
-/* Returns 0 on success; the response is written to *out. */
-static int handle_request(const char *request, size_t *out_len)
+/* The slow path: a "disk read" for a value not in the "cache". */
+__attribute__((noinline)) static void load_from_disk(void)
 {
+    usleep(2000);
+}
+
+/* Returns 0 on success; the response is written to RESPONSE (at least
+ * RESPONSE_SIZE bytes) and its length to *out_len. */
+static int handle_request(const char *request, char *reply, size_t *out_len)
+{
+    static int gets;
     char *response = malloc(RESPONSE_SIZE);
     char *req = strdup(request);
     char *save = NULL;
@@ -146,6 +166,8 @@ static int handle_request(const char *request, size_t *out_len)
         kv_set(key, value);
         snprintf(response, RESPONSE_SIZE, "OK");
     } else if (strcmp(verb, "GET") == 0) {
+        if (++gets % 25 == 0)
+            load_from_disk();
         struct entry *e = *find(key);
         snprintf(response, RESPONSE_SIZE, "%s", e ? e->value : "(nil)");
     } else if (strcmp(verb, "DEL") == 0) {
@@ -155,6 +177,7 @@ static int handle_request(const char *request, size_t *out_len)
         snprintf(response, RESPONSE_SIZE, "ERR unknown verb");
     }
     *out_len = strlen(response);
+    memcpy(reply, response, *out_len + 1);
     free(req);
     free(response);
     return 0;
@@ -172,28 +195,127 @@ static void make_request(int i, char *buf, size_t len)
         snprintf(buf, len, "SET key%d value-%d", i % 50, i);
 }
 
-int main(void)
+/* Read one '\n'-terminated line from FD into BUF (without the '\n');
+ * returns its length, or -1 at the end of the stream. */
+static int read_line(int fd, char *buf, size_t size)
 {
+    size_t n = 0;
+    for (;;) {
+        char c;
+        if (read(fd, &c, 1) != 1)
+            return -1;
+        if (c == '\n')
+            break;
+        if (n + 1 < size)
+            buf[n++] = c;
+    }
+    buf[n] = 0;
+    return (int)n;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* The client: one connection, NREQUESTS requests, each answered before
+ * the next (a line each way). */
+static int client(const char *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(port)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return 1;
+    char line[RESPONSE_SIZE + 2];
+    for (int i = 0; i < NREQUESTS; i++) {
+        make_request(i, line, sizeof line - 1);
+        strcat(line, "\n");
+        write_all(fd, line, strlen(line));
+        if (read_line(fd, line, sizeof line) < 0)
+            return 1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* Start this program again as the client, untraced. */
+static pid_t start_client(int port)
+{
+    char portstr[16], self[4096];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = 0;
+    size_t nenv = 0;
+    while (environ[nenv])
+        nenv++;
+    char **env = calloc(nenv + 2, sizeof *env);
+    for (size_t i = 0; i < nenv; i++)
+        env[i] = environ[i];
+    env[nenv] = "PERFSHIM_DISABLE=1";
+    char *argv[] = {"leaky_demo", "--client", portstr, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, self, NULL, NULL, argv, env);
+    free(env);
+    return rc == 0 ? pid : -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--client") == 0)
+        return client(argv[2]);
+
     struct setting *config = parse_config(config_text);
     int settings = 0;
     for (struct setting *s = config; s; s = s->next)
         settings++;
 
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0) {
+        perror("leaky: listen on 127.0.0.1");
+        return 1;
+    }
+    pid_t child = start_client(ntohs(a.sin_port));
+    if (child < 0) {
+        perror("leaky: start the client");
+        return 1;
+    }
+    int fd = accept(lfd, NULL, NULL);
+    close(lfd);
+
     int ok = 0, errors = 0;
     size_t bytes = 0;
-    char request[64];
-    for (int i = 0; i < NREQUESTS; i++) {
+    char request[64], reply[RESPONSE_SIZE + 1];
+    while (fd >= 0 && read_line(fd, request, sizeof request) >= 0) {
         size_t len = 0;
-        make_request(i, request, sizeof request);
-        if (handle_request(request, &len) == 0) {
+        if (handle_request(request, reply, &len) == 0) {
             ok++;
             bytes += len;
         } else {
             errors++;
+            strcpy(reply, "ERR");
+            len = 3;
         }
+        reply[len] = '\n';
+        write_all(fd, reply, len + 1);
     }
+    if (fd >= 0)
+        close(fd);
+    int status = 0;
+    waitpid(child, &status, 0);
     kv_clear();
     printf("leaky: %d settings, %d requests ok, %d errors, %zu response bytes\n",
            settings, ok, errors, bytes);
-    return 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up, build, and show perfshim on a program with real leaks:
-# examples/leaky.c, a toy request handler that leaks on an error path and
-# in its config parser.  Prints the text report of its trace.
+# Set up, build, and show perfshim on a program with real leaks and a slow
+# path: examples/leaky.c, a toy key-value server on 127.0.0.1 that leaks on
+# an error path and in its config parser, and now and then waits 2 ms for
+# its "disk".  Prints the text report of its trace (leaks, requests, calls,
+# peers) and its leak and off-CPU flame graphs as folded stacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,3 +18,6 @@ build/bin/perfshim report "$out"/leaky.*.trace
 echo
 echo "== perfshim flame --type leak $out/leaky.*.trace   (folded stacks for flamegraph.pl)"
 build/bin/perfshim flame --type leak "$out"/leaky.*.trace
+echo
+echo "== perfshim flame --type offcpu $out/leaky.*.trace   (microseconds blocked, by stack)"
+build/bin/perfshim flame --type offcpu "$out"/leaky.*.trace
