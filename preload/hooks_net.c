@@ -3,7 +3,8 @@
  * reach the target untouched.  read/write/readv/writev are timed only on
  * sockets (one table lookup decides); the send/recv family always.
  * Fortified variants (__read_chk, ...) count under the plain name and
- * call the real fortified function, so its checks still happen. */
+ * call the real fortified function, so its checks still happen (a libc
+ * without one gets the plain call: we export the name either way). */
 #include "shim.h"
 
 #include <sys/sendfile.h>
@@ -184,7 +185,7 @@ PS_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 PS_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-    DATA_CALL(recv, fd, true, n, ssize_t, ps_real.__recv_chk(fd, buf, n, buflen, flags));
+    DATA_CALL(recv, fd, true, n, ssize_t, (ps_real.__recv_chk ? ps_real.__recv_chk(fd, buf, n, buflen, flags) : ps_real.recv(fd, buf, n, flags)));
 }
 
 PS_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
@@ -197,7 +198,8 @@ PS_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int
                                  struct sockaddr *from, socklen_t *fromlen)
 {
     DATA_CALL(recvfrom, fd, true, n, ssize_t,
-              ps_real.__recvfrom_chk(fd, buf, n, buflen, flags, from, fromlen));
+              (ps_real.__recvfrom_chk ? ps_real.__recvfrom_chk(fd, buf, n, buflen, flags, from, fromlen)
+                                     : ps_real.recvfrom(fd, buf, n, flags, from, fromlen)));
 }
 
 PS_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
@@ -224,7 +226,7 @@ PS_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 PS_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-    DATA_CALL(read, fd, false, n, ssize_t, ps_real.__read_chk(fd, buf, n, buflen));
+    DATA_CALL(read, fd, false, n, ssize_t, (ps_real.__read_chk ? ps_real.__read_chk(fd, buf, n, buflen) : ps_real.read(fd, buf, n)));
 }
 
 PS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
@@ -241,7 +243,7 @@ PS_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 
 PS_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
-    WAIT_CALL(poll, int, ps_real.__poll_chk(fds, n, timeout, fdslen));
+    WAIT_CALL(poll, int, (ps_real.__poll_chk ? ps_real.__poll_chk(fds, n, timeout, fdslen) : ps_real.poll(fds, n, timeout)));
 }
 
 PS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask)
@@ -252,7 +254,8 @@ PS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout
 PS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
                           const sigset_t *mask, size_t fdslen)
 {
-    WAIT_CALL(ppoll, int, ps_real.__ppoll_chk(fds, n, timeout, mask, fdslen));
+    WAIT_CALL(ppoll, int, (ps_real.__ppoll_chk ? ps_real.__ppoll_chk(fds, n, timeout, mask, fdslen)
+                                 : ps_real.ppoll(fds, n, timeout, mask)));
 }
 
 PS_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout)

@@ -26,8 +26,8 @@ _Atomic int ps__real_ready;
     X(socket, 1) X(accept, 1) X(accept4, 1) X(connect, 1) X(listen, 1) X(send, 1)       \
     X(sendto, 1) X(sendmsg, 1) X(sendmmsg, 1) X(write, 1) X(writev, 1) X(sendfile, 1)   \
     X(recv, 1) X(recvfrom, 1) X(recvmsg, 1) X(recvmmsg, 1) X(read, 1) X(readv, 1)       \
-    X(shutdown, 1) X(__read_chk, 1) X(__recv_chk, 1) X(__recvfrom_chk, 1)              \
-    X(poll, 1) X(ppoll, 1) X(__poll_chk, 1) X(__ppoll_chk, 1) X(select, 1) X(pselect, 1) \
+    X(shutdown, 1) X(__read_chk, 0) X(__recv_chk, 0) X(__recvfrom_chk, 0)              \
+    X(poll, 1) X(ppoll, 1) X(__poll_chk, 0) X(__ppoll_chk, 0) X(select, 1) X(pselect, 1) \
     X(epoll_wait, 1) X(epoll_pwait, 1)                                                 \
     X(clock_gettime, 1) X(gettimeofday, 1) X(time, 1) X(nanosleep, 1)                  \
     X(clock_nanosleep, 1) X(usleep, 1) X(sleep, 1)
