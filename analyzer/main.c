@@ -19,7 +19,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: perfshim <command> [options]\n"
             "\n"
-            "  record   [-o TEMPLATE] [--] CMD ARGS...   run CMD with the shim, write its trace\n"
+            "  record   [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...\n"
+            "           run CMD with the shim, write its trace; --KNOB is a PERFSHIM_* name\n"
+            "           in lower case with '-' (--flush-ms 200, --net 0)\n"
             "  report   [--format text|json|markdown] [-o FILE] TRACE...\n"
             "  flame    --type alloc|leak|offcpu [--format folded] [-o FILE] TRACE\n"
             "\n"

@@ -1,4 +1,7 @@
-/* `perfshim record [-o TEMPLATE] [--] CMD ARGS...`: run CMD under the shim.
+/* `perfshim record [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...`: run
+ * CMD under the shim.  Every PERFSHIM_* knob of include/perfshim/options.h
+ * has a flag: its name in lower case with '-' for '_' (--flush-ms 200,
+ * --net 0, --offcpu-min-us 500); the flag sets the variable for CMD.
  *
  * Finds libperfshim.so beside itself (../lib from bin/), refuses targets
  * the dynamic loader will not preload into (static, setuid/setgid to
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "perfshim/options.h"
 #include "perfshim/trace_format.h"
 
 int ps_cmd_record(int argc, char **argv);
@@ -153,6 +157,33 @@ static void append_signal(const char *trace, int sig)
 
 static pid_t child;
 
+/* The knobs a flag may set: all but OUTPUT (-o) and RECORD_LOG (ours). */
+static const char *const knobs[] = {
+#define PS__X(name, def, help) #name,
+    PS_OPTIONS(PS__X)
+#undef PS__X
+};
+
+/* "--flush-ms" -> "PERFSHIM_FLUSH_MS" in ENV; false when it names no knob. */
+static bool knob_flag(const char *flag, char *env, size_t size)
+{
+    for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+        const char *n = knobs[k];
+        if (!strcmp(n, "OUTPUT") || !strcmp(n, "RECORD_LOG"))
+            continue;
+        char want[64] = "--";
+        size_t j = 0;
+        for (; n[j] && j + 3 < sizeof want; j++)
+            want[2 + j] = n[j] == '_' ? '-' : (char)(n[j] >= 'A' && n[j] <= 'Z' ? n[j] - 'A' + 'a' : n[j]);
+        want[2 + j] = 0;
+        if (strcmp(flag, want) == 0) {
+            snprintf(env, size, "PERFSHIM_%s", n);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void forward(int sig)
 {
     if (child > 0)
@@ -172,13 +203,18 @@ int ps_cmd_record(int argc, char **argv)
                 return ps_error_set(PS_EUSAGE, "record: -o needs a file name template");
             tmpl = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            return ps_error_set(PS_EUSAGE, "record: unknown option '%s'", argv[i]);
+            char env[64];
+            if (!knob_flag(argv[i], env, sizeof env))
+                return ps_error_set(PS_EUSAGE, "record: unknown option '%s'", argv[i]);
+            if (++i >= argc || !argv[i][0])
+                return ps_error_set(PS_EUSAGE, "record: %s needs a value", argv[i - 1]);
+            setenv(env, argv[i], 1); /* the shim checks the value and says so */
         } else {
             break;
         }
     }
     if (i >= argc)
-        return ps_error_set(PS_EUSAGE, "record: no command given (usage: perfshim record [-o TEMPLATE] [--] CMD ARGS...)");
+        return ps_error_set(PS_EUSAGE, "record: no command given (usage: perfshim record [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...)");
     char shim[PATH_MAX], target[PATH_MAX];
     int rc = find_shim(shim, sizeof shim);
     if (rc)
