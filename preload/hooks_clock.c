@@ -4,25 +4,14 @@
  * The shim reads its own time through ps_real or rdtsc, never these. */
 #include "shim.h"
 
-#define TIMED(kind, type, call)                                          \
-    do {                                                                 \
-        ps_real_wait();                                                  \
-        if (!ps_net_live())                                              \
-            return call;                                                 \
-        uint64_t t0_ = ps_now();                                         \
-        type r_ = call;                                                  \
-        ps_net_wait(PS_CALL_##kind, t0_, (long)r_);                      \
-        return r_;                                                       \
-    } while (0)
-
 PS_EXPORT int clock_gettime(clockid_t id, struct timespec *ts)
 {
-    TIMED(clock_gettime, int, ps_real.clock_gettime(id, ts));
+    PS_TIMED_CALL(clock_gettime, int, ps_real.clock_gettime(id, ts));
 }
 
 PS_EXPORT int gettimeofday(struct timeval *tv, void *tz)
 {
-    TIMED(gettimeofday, int, ps_real.gettimeofday(tv, tz));
+    PS_TIMED_CALL(gettimeofday, int, ps_real.gettimeofday(tv, tz));
 }
 
 PS_EXPORT time_t time(time_t *out)
@@ -38,7 +27,7 @@ PS_EXPORT time_t time(time_t *out)
 
 PS_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-    TIMED(nanosleep, int, ps_real.nanosleep(req, rem));
+    PS_TIMED_CALL(nanosleep, int, ps_real.nanosleep(req, rem));
 }
 
 /* Returns its error instead of setting errno. */
@@ -59,7 +48,7 @@ PS_EXPORT int clock_nanosleep(clockid_t id, int flags, const struct timespec *re
 
 PS_EXPORT int usleep(useconds_t us)
 {
-    TIMED(usleep, int, ps_real.usleep(us));
+    PS_TIMED_CALL(usleep, int, ps_real.usleep(us));
 }
 
 PS_EXPORT unsigned sleep(unsigned s)

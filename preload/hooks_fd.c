@@ -35,9 +35,7 @@ PS_EXPORT int close(int fd)
     dodge(fd, fd);
     if (!ps_net_live())
         return ps_real.close(fd);
-    bool sock = ps_net_known_socket(fd);
-    ps_net_closing(fd, true);
-    if (!sock)
+    if (!ps_net_closing(fd, true))
         return ps_real.close(fd);
     uint64_t t0 = ps_now();
     int r = ps_real.close(fd);

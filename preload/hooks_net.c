@@ -18,27 +18,19 @@ static inline bool watch(int fd, bool sockcall)
     return ps_net_is_socket(fd) || sockcall;
 }
 
-#define DATA_CALL(kind, fd, sockcall, asked, type, call)                 \
+/* TO, TOLEN: a datagram's destination (NULL, 0 for other calls). */
+#define DATA_CALL_TO(kind, fd, sockcall, asked, to, tolen, type, call)   \
     do {                                                                 \
         ps_real_wait();                                                  \
         if (!watch(fd, sockcall))                                        \
             return call;                                                 \
         uint64_t t0_ = ps_now();                                         \
         type r_ = call;                                                  \
-        ps_net_data(PS_CALL_##kind, fd, t0_, (long)r_, asked);           \
+        ps_net_data(PS_CALL_##kind, fd, t0_, (long)r_, asked, to, tolen); \
         return r_;                                                       \
     } while (0)
-
-#define WAIT_CALL(kind, type, call)                                      \
-    do {                                                                 \
-        ps_real_wait();                                                  \
-        if (!ps_net_live())                                              \
-            return call;                                                 \
-        uint64_t t0_ = ps_now();                                         \
-        type r_ = call;                                                  \
-        ps_net_wait(PS_CALL_##kind, t0_, (long)r_);                      \
-        return r_;                                                       \
-    } while (0)
+#define DATA_CALL(kind, fd, sockcall, asked, type, call) \
+    DATA_CALL_TO(kind, fd, sockcall, asked, NULL, 0, type, call)
 
 static size_t iov_bytes(const struct iovec *iov, int n)
 {
@@ -117,11 +109,9 @@ PS_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 PS_EXPORT int shutdown(int fd, int how)
 {
-    ps_real_wait();
-    if (!ps_net_live())
-        return ps_real.shutdown(fd, how);
-    ps_net_closing(fd, false);
-    WAIT_CALL(shutdown, int, ps_real.shutdown(fd, how));
+    if (ps_net_live())
+        ps_net_closing(fd, false);
+    PS_TIMED_CALL(shutdown, int, ps_real.shutdown(fd, how));
 }
 
 /* ---- sending ---------------------------------------------------------------- */
@@ -134,19 +124,14 @@ PS_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 PS_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
                          socklen_t tolen)
 {
-    ps_real_wait();
-    if (to && ps_net_live() && ps_net_is_socket(fd))
-        ps_net_dgram_to(fd, to, tolen);
-    DATA_CALL(sendto, fd, true, n, ssize_t, ps_real.sendto(fd, buf, n, flags, to, tolen));
+    DATA_CALL_TO(sendto, fd, true, n, to, tolen, ssize_t, ps_real.sendto(fd, buf, n, flags, to, tolen));
 }
 
 PS_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    ps_real_wait();
-    if (msg && msg->msg_name && ps_net_live() && ps_net_is_socket(fd))
-        ps_net_dgram_to(fd, msg->msg_name, msg->msg_namelen);
-    DATA_CALL(sendmsg, fd, true, msg ? iov_bytes(msg->msg_iov, (int)msg->msg_iovlen) : 0, ssize_t,
-              ps_real.sendmsg(fd, msg, flags));
+    DATA_CALL_TO(sendmsg, fd, true, msg ? iov_bytes(msg->msg_iov, (int)msg->msg_iovlen) : 0,
+                 msg ? msg->msg_name : NULL, msg ? msg->msg_namelen : 0, ssize_t,
+                 ps_real.sendmsg(fd, msg, flags));
 }
 
 PS_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
@@ -157,7 +142,7 @@ PS_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
     uint64_t t0 = ps_now();
     int r = ps_real.sendmmsg(fd, v, n, flags);
     long bytes = mmsg_bytes(v, r);
-    ps_net_data(PS_CALL_sendmmsg, fd, t0, bytes, 0);
+    ps_net_data(PS_CALL_sendmmsg, fd, t0, bytes, 0, NULL, 0);
     return r;
 }
 
@@ -215,7 +200,7 @@ PS_EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, struct 
     uint64_t t0 = ps_now();
     int r = ps_real.recvmmsg(fd, v, n, flags, timeout);
     long bytes = mmsg_bytes(v, r);
-    ps_net_data(PS_CALL_recvmmsg, fd, t0, bytes, 0);
+    ps_net_data(PS_CALL_recvmmsg, fd, t0, bytes, 0, NULL, 0);
     return r;
 }
 
@@ -238,43 +223,43 @@ PS_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 
 PS_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-    WAIT_CALL(poll, int, ps_real.poll(fds, n, timeout));
+    PS_TIMED_CALL(poll, int, ps_real.poll(fds, n, timeout));
 }
 
 PS_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
-    WAIT_CALL(poll, int, (ps_real.__poll_chk ? ps_real.__poll_chk(fds, n, timeout, fdslen) : ps_real.poll(fds, n, timeout)));
+    PS_TIMED_CALL(poll, int, (ps_real.__poll_chk ? ps_real.__poll_chk(fds, n, timeout, fdslen) : ps_real.poll(fds, n, timeout)));
 }
 
 PS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask)
 {
-    WAIT_CALL(ppoll, int, ps_real.ppoll(fds, n, timeout, mask));
+    PS_TIMED_CALL(ppoll, int, ps_real.ppoll(fds, n, timeout, mask));
 }
 
 PS_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
                           const sigset_t *mask, size_t fdslen)
 {
-    WAIT_CALL(ppoll, int, (ps_real.__ppoll_chk ? ps_real.__ppoll_chk(fds, n, timeout, mask, fdslen)
+    PS_TIMED_CALL(ppoll, int, (ps_real.__ppoll_chk ? ps_real.__ppoll_chk(fds, n, timeout, mask, fdslen)
                                  : ps_real.ppoll(fds, n, timeout, mask)));
 }
 
 PS_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout)
 {
-    WAIT_CALL(select, int, ps_real.select(n, r, w, e, timeout));
+    PS_TIMED_CALL(select, int, ps_real.select(n, r, w, e, timeout));
 }
 
 PS_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *timeout,
                       const sigset_t *mask)
 {
-    WAIT_CALL(pselect, int, ps_real.pselect(n, r, w, e, timeout, mask));
+    PS_TIMED_CALL(pselect, int, ps_real.pselect(n, r, w, e, timeout, mask));
 }
 
 PS_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
-    WAIT_CALL(epoll_wait, int, ps_real.epoll_wait(epfd, ev, max, timeout));
+    PS_TIMED_CALL(epoll_wait, int, ps_real.epoll_wait(epfd, ev, max, timeout));
 }
 
 PS_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *mask)
 {
-    WAIT_CALL(epoll_pwait, int, ps_real.epoll_pwait(epfd, ev, max, timeout, mask));
+    PS_TIMED_CALL(epoll_pwait, int, ps_real.epoll_pwait(epfd, ev, max, timeout, mask));
 }

@@ -409,11 +409,6 @@ bool ps_net_is_socket(int fd)
     return k == FD_SOCK;
 }
 
-bool ps_net_known_socket(int fd)
-{
-    struct ps_fd *f = fd_at(fd);
-    return f && __atomic_load_n(&f->kind, __ATOMIC_ACQUIRE) == FD_SOCK;
-}
 
 /* The inbound peer of a socket serving on its local address: a
  * datagram server, or a listener we did not see listen. */
@@ -429,19 +424,14 @@ static uint16_t local_peer(int fd, const struct ps_fd *f)
 }
 
 /* A datagram sent to TO before anything was received: a client of TO. */
-void ps_net_dgram_to(int fd, const struct sockaddr *to, unsigned len)
+static void dgram_to(struct ps_fd *f, const struct sockaddr *to, unsigned len)
 {
-    struct ps_fd *f = fd_at(fd);
-    if (!f || f->kind != FD_SOCK || !f->dgram || f->role != ROLE_NONE || !to)
+    if (!f->dgram || f->role != ROLE_NONE || !to)
         return;
-    int err = errno;
-    ps__busy++;
     char name[PEER_NAME];
     addr_name(name, sizeof name, to, len, false, "/udp");
     f->peer = peer_get(name, PS_PEER_OUTBOUND);
     f->role = ROLE_CLIENT;
-    ps__busy--;
-    errno = err;
 }
 
 /* ---- requests ---------------------------------------------------------------- */
@@ -551,18 +541,43 @@ static void account(struct ps_thread *t, int kind, uint64_t t0, uint64_t t1, lon
     }
 }
 
-void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked)
+/* Every entry below has the same frame: the call's end time and errno are
+ * taken first, the bookkeeping runs with ps__busy set, the call is counted
+ * last and errno is put back. */
+struct call {
+    uint64_t t0, t1;
+    int err;
+};
+
+static inline struct call call_begin(uint64_t t0)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
+    struct call c = {t0, ps_now(), errno};
     ps__busy++;
+    return c;
+}
+
+static inline void call_end(const struct call *c, int kind, long r, uint64_t bytes, bool partial)
+{
+    struct ps_thread *t = ps_self();
+    if (t)
+        account(t, kind, c->t0, c->t1, r, c->err, bytes, partial);
+    ps__busy--;
+    errno = c->err;
+}
+
+void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked, const struct sockaddr *to,
+                 unsigned tolen)
+{
+    struct call c = call_begin(t0);
+    uint64_t t1 = c.t1;
+    int err = c.err;
+    bool send = call_class[kind] == SEND;
     struct ps_thread *t = ps_self();
     if (t) {
-        bool send = call_class[kind] == SEND;
-        account(t, kind, t0, t1, r, err, r > 0 ? (uint64_t)r : 0,
-                send && r > 0 && (size_t)r < asked);
         struct ps_fd *f = fd_at(fd);
         if (f && f->kind == FD_SOCK) {
+            if (to)
+                dgram_to(f, to, tolen);
             if (r > 0) {
                 if (send)
                     track_send(f, t0, t1);
@@ -586,45 +601,30 @@ void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked)
             }
         }
     }
-    ps__busy--;
-    errno = err;
+    call_end(&c, kind, r, r > 0 ? (uint64_t)r : 0, send && r > 0 && (size_t)r < asked);
 }
 
 void ps_net_wait(int kind, uint64_t t0, long r)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
-    ps__busy++;
-    struct ps_thread *t = ps_self();
-    if (t)
-        account(t, kind, t0, t1, r, err, 0, false);
-    ps__busy--;
-    errno = err;
+    struct call c = call_begin(t0);
+    call_end(&c, kind, r, 0, false);
 }
 
 void ps_net_socket(int kind, uint64_t t0, int fd, int type)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
-    ps__busy++;
+    struct call c = call_begin(t0);
     struct ps_fd *f = fd_at(fd);
     if (f) {
         struct ps_fd n = {.kind = FD_SOCK, .dgram = (type & 0xf) == SOCK_DGRAM};
         *f = n;
         note_hi(fd);
     }
-    struct ps_thread *t = ps_self();
-    if (t)
-        account(t, kind, t0, t1, fd, err, 0, false);
-    ps__busy--;
-    errno = err;
+    call_end(&c, kind, fd, 0, false);
 }
 
 void ps_net_listen(uint64_t t0, int fd, long r)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
-    ps__busy++;
+    struct call c = call_begin(t0);
     struct ps_fd *f = fd_at(fd);
     if (f && r == 0) {
         if (f->kind == FD_UNKNOWN)
@@ -633,18 +633,12 @@ void ps_net_listen(uint64_t t0, int fd, long r)
         f->role = ROLE_LISTEN;
         f->kind = FD_SOCK;
     }
-    struct ps_thread *t = ps_self();
-    if (t)
-        account(t, PS_CALL_listen, t0, t1, r, err, 0, false);
-    ps__busy--;
-    errno = err;
+    call_end(&c, PS_CALL_listen, r, 0, false);
 }
 
 void ps_net_accept(int kind, uint64_t t0, int lfd, int fd)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
-    ps__busy++;
+    struct call c = call_begin(t0);
     struct ps_fd *lf = fd_at(lfd);
     if (lf && lf->kind == FD_UNKNOWN)
         classify(lfd, lf);
@@ -665,22 +659,17 @@ void ps_net_accept(int kind, uint64_t t0, int lfd, int fd)
     if (p) {
         if (fd >= 0)
             ADD(p->connections, 1);
-        else if (is_error(fd, err))
+        else if (is_error(fd, c.err))
             ADD(p->errors, 1);
         peer_touch(p);
     }
-    struct ps_thread *t = ps_self();
-    if (t)
-        account(t, kind, t0, t1, fd, err, 0, false);
-    ps__busy--;
-    errno = err;
+    call_end(&c, kind, fd, 0, false);
 }
 
 void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len, long r)
 {
-    uint64_t t1 = ps_now();
-    int err = errno;
-    ps__busy++;
+    struct call c = call_begin(t0);
+    int err = c.err;
     struct ps_fd *f = fd_at(fd);
     if (f && f->kind == FD_UNKNOWN)
         classify(fd, f);
@@ -696,7 +685,7 @@ void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len
             if (ok) {
                 ADD(p->connections, 1);
                 if (r == 0)
-                    cstat_add_shared(&p->connect, ticks_ns(t1 - t0));
+                    cstat_add_shared(&p->connect, ticks_ns(c.t1 - t0));
             } else if (is_error(r, err)) {
                 ADD(p->errors, 1);
             }
@@ -705,23 +694,21 @@ void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len
         if (ok && !f->dgram)
             conn_open(f);
     }
-    struct ps_thread *t = ps_self();
-    if (t)
-        account(t, PS_CALL_connect, t0, t1, r, err, 0, false);
-    ps__busy--;
-    errno = err;
+    call_end(&c, PS_CALL_connect, r, 0, false);
 }
 
 /* Before close/shutdown (and before dup2/dup3 replace FD): a server's
- * pending response is complete; on close the fd's entry is forgotten. */
-void ps_net_closing(int fd, bool forget)
+ * pending response is complete; on close the fd's entry is forgotten.
+ * True when FD was a socket the shim knew. */
+bool ps_net_closing(int fd, bool forget)
 {
     struct ps_fd *f = fd_at(fd);
     if (!f || __atomic_load_n(&f->kind, __ATOMIC_ACQUIRE) == FD_UNKNOWN)
-        return;
+        return false;
     int err = errno;
     ps__busy++;
-    if (f->kind == FD_SOCK) {
+    bool sock = f->kind == FD_SOCK;
+    if (sock) {
         finish_pending(ps_self(), f);
         if (forget && f->counted)
             atomic_fetch_sub(&conns_now, 1);
@@ -730,6 +717,7 @@ void ps_net_closing(int fd, bool forget)
         __atomic_store_n(&f->kind, FD_UNKNOWN, __ATOMIC_RELEASE);
     ps__busy--;
     errno = err;
+    return sock;
 }
 
 void ps_net_close_range(unsigned first, unsigned last)

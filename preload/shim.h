@@ -239,16 +239,30 @@ void ps_net_finish(void);
 void ps_net_child_reset(struct ps_thread *registry);
 void ps_net_write_stats(struct ps_thread *registry);
 bool ps_net_is_socket(int fd);    /* classifies an fd seen for the first time */
-bool ps_net_known_socket(int fd); /* no classification */
-void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked);
-void ps_net_dgram_to(int fd, const struct sockaddr *to, unsigned len);
+/* R: the result (bytes, or -1); ASKED: bytes given to a send; TO: a
+ * datagram's destination, which names an unconnected socket's peer. */
+void ps_net_data(int kind, int fd, uint64_t t0, long r, size_t asked, const struct sockaddr *to,
+                 unsigned tolen);
 void ps_net_wait(int kind, uint64_t t0, long r);
 void ps_net_socket(int kind, uint64_t t0, int fd, int type);
 void ps_net_listen(uint64_t t0, int fd, long r);
 void ps_net_accept(int kind, uint64_t t0, int lfd, int fd);
 void ps_net_connect(uint64_t t0, int fd, const struct sockaddr *sa, unsigned len, long r);
-void ps_net_closing(int fd, bool forget);
+bool ps_net_closing(int fd, bool forget); /* true: FD was a known socket */
 void ps_net_close_range(unsigned first, unsigned last);
+
+/* The body of a hook that only needs timing: read the tick, make the real
+ * call, count it (hooks_net.c, hooks_clock.c). */
+#define PS_TIMED_CALL(kind, type, call)                                  \
+    do {                                                                 \
+        ps_real_wait();                                                  \
+        if (!ps_net_live())                                              \
+            return call;                                                 \
+        uint64_t t0_ = ps_now();                                         \
+        type r_ = call;                                                  \
+        ps_net_wait(PS_CALL_##kind, t0_, (long)r_);                      \
+        return r_;                                                       \
+    } while (0)
 
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */
