@@ -127,6 +127,13 @@ static int read_w(struct tw *w, struct ps_trace **t)
     return rc;
 }
 
+/* Read W and summarize its statistics (DURATION_S for rates). */
+static int read_summary(struct tw *w, struct ps_trace **t, struct ps_net_summary *s, double duration_s)
+{
+    int rc = read_w(w, t);
+    return rc ? rc : ps_net_summarize(*t, duration_s, s);
+}
+
 /* Exact percentile: the value at rank ceil(q n), as the summary defines it. */
 static double exact(const uint64_t *sorted, size_t n, double q)
 {
@@ -154,9 +161,8 @@ TEST(percentiles_within_one_percent)
     }
     tw_end(&w, PS_EXIT_EXITED, 0, 3000000000ull);
     struct ps_trace *t = NULL;
-    ASSERT_EQ(read_w(&w, &t), 0);
     struct ps_net_summary s;
-    ASSERT_EQ(ps_net_summarize(t, 3.0, &s), 0);
+    ASSERT_EQ(read_summary(&w, &t, &s, 3.0), 0);
     ASSERT_EQ(s.ncalls, 1);
     CHECK_STR(s.calls[0].name, "recv");
     CHECK_EQ(s.calls[0].count, 2 * N);
@@ -196,9 +202,8 @@ TEST(last_record_wins)
     call_stats(&w, 3, b, 5, 0, 1, 30);
     tw_end(&w, PS_EXIT_EXITED, 0, 40);
     struct ps_trace *t = NULL;
-    ASSERT_EQ(read_w(&w, &t), 0);
     struct ps_net_summary s;
-    ASSERT_EQ(ps_net_summarize(t, 1.0, &s), 0);
+    ASSERT_EQ(read_summary(&w, &t, &s, 1.0), 0);
     ASSERT_EQ(s.ncalls, 1);
     CHECK_EQ(s.calls[0].count, 5);
     CHECK(s.calls[0].lat.max_us == 5.0);
@@ -234,9 +239,8 @@ TEST(peers_and_process)
     tw_record(&w, PS_REC_PROC_STATS, rec, (size_t)(p - rec));
     tw_end(&w, PS_EXIT_EXITED, 0, 40);
     struct ps_trace *t = NULL;
-    ASSERT_EQ(read_w(&w, &t), 0);
     struct ps_net_summary s;
-    ASSERT_EQ(ps_net_summarize(t, 1.0, &s), 0);
+    ASSERT_EQ(read_summary(&w, &t, &s, 1.0), 0);
     ASSERT_EQ(s.npeers, 1);
     CHECK_STR(s.peers[0].name, "127.0.0.1:6379");
     CHECK_EQ(s.peers[0].dir, PS_PEER_OUTBOUND);

@@ -46,6 +46,15 @@ static int read_tw(const struct tw *w, size_t len, struct got *g, struct ps_trac
 
 static struct got g; /* large: not on the stack */
 
+/* End of a case that read W into T with a heap attached. */
+static void finish(struct tw *w, struct ps_trace *t)
+{
+    ps_heap_free(g.heap);
+    g.heap = NULL;
+    ps_trace_free(t);
+    tw_fini(w);
+}
+
 /* ---- ordering ---------------------------------------------------------------- */
 
 /* Two threads whose events alternate in time, written as the shim writes
@@ -264,10 +273,7 @@ TEST(free_then_malloc_across_threads)
     CHECK_EQ(g.heap->allocations, 2);
     CHECK_EQ(g.heap->heap_bytes, 128);
     CHECK_EQ(g.heap->peak_bytes, 128);
-    ps_heap_free(g.heap);
-    g.heap = NULL;
-    ps_trace_free(t);
-    tw_fini(&w);
+    finish(&w, t);
 }
 
 /* A REALLOC reaches the sink as a FREE at its first tick and an ALLOC at
@@ -318,10 +324,7 @@ TEST(realloc_halves)
     CHECK_EQ(g.heap->heap_bytes, 1);
     CHECK_EQ(g.heap->peak_bytes, 501);
     CHECK(t->end.truncated == false);
-    ps_heap_free(g.heap);
-    g.heap = NULL;
-    ps_trace_free(t);
-    tw_fini(&w);
+    finish(&w, t);
 }
 
 /* An ALLOC names stack 5 before any STACK defines it; the definition
@@ -446,10 +449,7 @@ TEST(zstd_chunks)
     CHECK_EQ(g.heap->unknown_frees, 0);
     CHECK_EQ(g.heap->heap_bytes, 0);
     CHECK_EQ(g.heap->peak_bytes, 32);
-    ps_heap_free(g.heap);
-    g.heap = NULL;
-    ps_trace_free(t);
-    tw_fini(&w);
+    finish(&w, t);
 }
 
 /* A CHUNK_ZSTD whose frame is damaged, or whose frame decodes to another
@@ -806,10 +806,7 @@ TEST(fuzz_huge_stack_id_in_alloc)
         ps_heap_finish(g.heap);
         CHECK_EQ(g.heap->error, 0);
     }
-    ps_heap_free(g.heap);
-    g.heap = NULL;
-    ps_trace_free(t);
-    tw_fini(&w);
+    finish(&w, t);
 }
 
 /* The same for a STACK definition: id 2^30 is accepted by define_stack
