@@ -1,15 +1,12 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
-import random  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import struct  # noqa: E402
+import random
+import re
+import shutil
+import struct
 
 # Bad input to `perfshim report`: --case empty|random|garbage_after_header|
 # truncated|version|missing.  Exit 2 and one line for bad input; exit 0 and

@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_basic: 3 x 100 bytes from leak_hundred, 1 x 4096 from leak_page, no
 # false leaks among 2000 malloc/free pairs of various sizes.

@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
-import os
-import sys
 import time
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_clock traced with PERFSHIM_OFFCPU_MIN_US=500.  Truth (see t_clock.c):
 # clock_gettime 100000, gettimeofday 1000, time 500, nanosleep 20 x 1 ms

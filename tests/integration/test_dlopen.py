@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_dlopen: plugin_leak in libt_plugin.so leaks 555 bytes; the plugin is
 # dlclose'd before exit and must still be symbolized with file:line.

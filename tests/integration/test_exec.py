@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_exec: the image leaks 1234 then execs itself; stage 2 leaks 4321.  Same
 # pid, two files: trace.PID and trace.PID.1.  Pre-exec report: exit "exec",

@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_fork: parent leaks 1111 before and 3333 after the fork; the child leaks
 # 2222; each process has its own trace and the child's covers only what it

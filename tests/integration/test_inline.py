@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_inline (-O2): frame 0 is the always_inline helper (inlined: true) at the
 # malloc line, frame 1 its noinline caller at the call line.

@@ -1,10 +1,7 @@
 #!/usr/bin/env python3
 import os
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_jemalloc: malloc/calloc/free reaching jemalloc and jemalloc's *allocx
 # API are all seen; dallocx/sdallocx frees are not leaks.

@@ -1,10 +1,5 @@
 #!/usr/bin/env python3
-import os
-import sys
-
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_net_client traced against t_net_server (--server, thread mode) untraced.
 # 3 connections x 40 requests, every 10th asks for a 4 ms sleep, 3000-byte

@@ -1,11 +1,7 @@
 #!/usr/bin/env python3
-import os
 import subprocess
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_net_fortify, built with _FORTIFY_SOURCE=2, calls __read_chk, __recv_chk,
 # __recvfrom_chk, __poll_chk and __ppoll_chk (checked with nm below, so the

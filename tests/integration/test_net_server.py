@@ -1,10 +1,5 @@
 #!/usr/bin/env python3
-import os
-import sys
-
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_net_server --mode thread|epoll, traced; t_net_client (--client) untraced.
 # 4 connections x 100 requests, every 20th asks the server to sleep 5 ms,

@@ -1,10 +1,5 @@
 #!/usr/bin/env python3
-import os
-import sys
-
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_net_udp server traced, t_net_udp client untraced, N = 200 datagrams.
 # Truth (see t_net_udp.c): the server makes 1 socket, N recvfrom ("PING i\n"),

@@ -1,11 +1,8 @@
 #!/usr/bin/env python3
 import os
 import stat
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # The trace file contract (CONTRACT.md, Recording): created 0600, never over
 # an existing file (".1", ".2", ... is appended), never through a symlink,

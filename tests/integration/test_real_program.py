@@ -2,11 +2,9 @@
 import os
 import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
-import shutil  # noqa: E402
+import shutil
 
 # Real programs under the shim: stdout and exit status identical to the
 # untraced run, every trace's report parses, and the program made > 1000

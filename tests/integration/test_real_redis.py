@@ -1,12 +1,8 @@
 #!/usr/bin/env python3
-import os
 import subprocess
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
-import redisutil  # noqa: E402
+import pstest
+import redisutil
 
 # A real jemalloc program: Debian's redis-server links libjemalloc.so.2, so
 # its malloc/free (and mallocx/dallocx where it uses them) reach jemalloc

@@ -39,14 +39,10 @@ What the server sees (measured once by hand on Debian 12, redis 7.0.15, with
 """
 import csv
 import io
-import os
 import subprocess
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
-import redisutil  # noqa: E402
+import pstest
+import redisutil
 
 N = 20000          # redis-benchmark -n, per test
 CLIENTS = 10       # -c

@@ -2,11 +2,8 @@
 import os
 import pwd
 import shutil
-import sys
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # perfshim record refuses a program that is setuid to another user: the
 # loader ignores LD_PRELOAD for it, and an empty "clean" report would lie.

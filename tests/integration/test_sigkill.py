@@ -1,12 +1,7 @@
 #!/usr/bin/env python3
-import os
-import sys
+import pstest
 
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
-
-import subprocess  # noqa: E402
+import subprocess
 
 # t_sigkill: killed by SIGKILL >= 1.5 s after its leaks (flush every
 # 1000 ms): the trace has no end record; report exits 0 with one warning

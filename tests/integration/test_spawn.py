@@ -1,10 +1,5 @@
 #!/usr/bin/env python3
-import os
-import sys
-
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_spawn: posix_spawn and vfork+execve children.  The shim must not touch
 # anything in them before exec; each exec'd image writes its own trace.

@@ -1,10 +1,5 @@
 #!/usr/bin/env python3
-import os
-import sys
-
-sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pstest  # noqa: E402
+import pstest
 
 # t_threads: 8 threads x 5 blocks of 1000+16*i bytes from one call path
 # (one group: 40 blocks, 42240 bytes); 160000 churn blocks freed across
