@@ -18,7 +18,20 @@
 
 #include <string.h>
 
-/* ---- recording ------------------------------------------------------------ */
+/* ---- recording ------------------------------------------------------------
+ * Every allocation and free is counted (the sampler's live heap); it is
+ * recorded as an event unless the trace size cap has switched to sampling
+ * and this block is not in the sample (ps_sample_keep). */
+
+static inline size_t usable_of(void *p)
+{
+    return ps_real.malloc_usable_size ? ps_real.malloc_usable_size(p) : 0;
+}
+
+static inline void count_live(struct ps_thread *t, int64_t delta)
+{
+    __atomic_store_n(&t->live_usable, t->live_usable + delta, __ATOMIC_RELAXED);
+}
 
 static inline void note_alloc(void *p, size_t size)
 {
@@ -26,15 +39,53 @@ static inline void note_alloc(void *p, size_t size)
     if (!t)
         return;
     uint64_t tick = ps_now();
+    ps_count(&t->n_alloc, 1);
+    ps_count(&t->bytes_alloc, size);
+    count_live(t, (int64_t)usable_of(p));
+    unsigned shift = ps_sample_shift();
+    if (PS_UNLIKELY(shift) && !ps_sample_keep((uintptr_t)p, size, shift))
+        return;
     uint32_t stack = ps_stack_capture(t);
     ps_ev_alloc(t, tick, p, size, stack);
 }
 
+/* Before the real free: the block's usable size is still readable. */
 static inline void note_free(void *p)
 {
     struct ps_thread *t = ps_self();
-    if (t)
-        ps_ev_free(t, ps_now(), p);
+    if (!t)
+        return;
+    uint64_t tick = ps_now();
+    size_t u = usable_of(p);
+    ps_count(&t->n_free, 1);
+    count_live(t, -(int64_t)u);
+    unsigned shift = ps_sample_shift();
+    if (PS_UNLIKELY(shift) && !ps_sample_keep((uintptr_t)p, u, shift))
+        return;
+    ps_ev_free(t, tick, p);
+}
+
+/* A resize: OLD (OLD_USABLE bytes before the call) became P of SIZE bytes.
+ * When sampling keeps only one side, that side is recorded alone. */
+static void note_resize(uint64_t tick0, void *old, size_t old_usable, void *p, size_t size)
+{
+    struct ps_thread *t = ps_self();
+    if (!t)
+        return;
+    ps_count(&t->bytes_alloc, size);
+    count_live(t, (int64_t)usable_of(p) - (int64_t)old_usable);
+    unsigned shift = ps_sample_shift();
+    bool keep_old = ps_sample_keep((uintptr_t)old, old_usable, shift);
+    bool keep_new = ps_sample_keep((uintptr_t)p, size, shift);
+    if (keep_old && keep_new) {
+        uint64_t tick1 = ps_now();
+        ps_ev_realloc(t, tick0, tick1, old, p, size, ps_stack_capture(t));
+    } else if (keep_old) {
+        ps_ev_free(t, tick0, old);
+    } else if (keep_new) {
+        uint64_t tick1 = ps_now();
+        ps_ev_alloc(t, tick1, p, size, ps_stack_capture(t));
+    }
 }
 
 /* True when this call should only pass through. */
@@ -122,20 +173,22 @@ static void *do_realloc(void *old, size_t size)
     if (passing())
         return ps_real.realloc(old, size);
     ps__busy = 1;
+    if (size == 0) { /* glibc: a free (and maybe a minimal new block) */
+        note_free(old);
+        void *p = ps_real.realloc(old, 0);
+        int e = errno;
+        if (p)
+            note_alloc(p, 0);
+        ps__busy = 0;
+        errno = e;
+        return p;
+    }
     uint64_t tick0 = ps_now();
+    size_t old_usable = usable_of(old);
     void *p = ps_real.realloc(old, size);
     int e = errno;
-    struct ps_thread *t = ps_self();
-    if (t) {
-        if (size == 0) {
-            ps_ev_free(t, tick0, old);
-            if (p)
-                note_alloc(p, 0);
-        } else if (p) {
-            uint64_t tick1 = ps_now();
-            ps_ev_realloc(t, tick0, tick1, old, p, size, ps_stack_capture(t));
-        }
-    }
+    if (p)
+        note_resize(tick0, old, old_usable, p, size);
     ps__busy = 0;
     errno = e;
     return p;
@@ -295,13 +348,11 @@ PS_EXPORT void *rallocx(void *old, size_t size, int flags)
         return fn(old, size, flags);
     ps__busy = 1;
     uint64_t tick0 = ps_now();
+    size_t old_usable = usable(old);
     void *p = fn(old, size, flags);
     int e = errno;
-    struct ps_thread *t = ps_self();
-    if (p && t) {
-        uint64_t tick1 = ps_now();
-        ps_ev_realloc(t, tick0, tick1, old, p, size, ps_stack_capture(t));
-    }
+    if (p)
+        note_resize(tick0, old, old_usable, p, size);
     ps__busy = 0;
     errno = e;
     return p;
@@ -316,12 +367,12 @@ PS_EXPORT size_t xallocx(void *p, size_t size, size_t extra, int flags)
         return ps_real.xallocx(p, size, extra, flags);
     ps__busy = 1;
     uint64_t tick0 = ps_now();
+    size_t old_usable = usable(p);
     size_t r = ps_real.xallocx(p, size, extra, flags);
     int e = errno;
-    struct ps_thread *t = ps_self();
     /* Succeeded when the block is now at least SIZE; it then holds R bytes. */
-    if (r >= size && t)
-        ps_ev_realloc(t, tick0, ps_now(), p, p, r, ps_stack_capture(t));
+    if (r >= size)
+        note_resize(tick0, p, old_usable, p, r);
     ps__busy = 0;
     errno = e;
     return r;

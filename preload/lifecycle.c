@@ -66,6 +66,13 @@ static void parse_options(void)
     o->compress = opt_uint("PERFSHIM_COMPRESS", def_COMPRESS, 0, 19);
     o->net = opt_uint("PERFSHIM_NET", def_NET, 0, 1) != 0;
     o->offcpu_min_us = opt_uint("PERFSHIM_OFFCPU_MIN_US", def_OFFCPU_MIN_US, 0, 3600000000u);
+    o->sample_ms = opt_uint("PERFSHIM_SAMPLE_MS", def_SAMPLE_MS, 0, 3600000);
+    if (o->sample_ms && o->sample_ms < 10) {
+        ps_say("PERFSHIM_SAMPLE_MS=%u is below the 10 ms floor; sampling every 10 ms", o->sample_ms);
+        o->sample_ms = 10;
+    }
+    o->max_trace_mb = opt_uint("PERFSHIM_MAX_TRACE_MB", def_MAX_TRACE_MB, 0, 16u << 20);
+    ps_fmt(o->metrics_file, sizeof o->metrics_file, "%s", opt_str("PERFSHIM_METRICS_FILE", def_METRICS_FILE));
     o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
     unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
     unsigned bytes = 16 * 1024;
@@ -105,6 +112,7 @@ static void finish(int kind, int code)
         return;
     ps__busy++;
     ps_net_finish();
+    ps_sampler_final();
     ps_thread_drain_all(true);
     ps_writer_end(kind, code);
     atomic_store(&ps__state, PS_DEAD);
@@ -215,6 +223,7 @@ static void fork_child(void)
     ps_writer_header();
     ps_thread_reset_all_but(self);
     ps_net_child_reset(ps_thread_registry());
+    ps_sampler_child_reset();
     /* No module scan here: dl_iterate_phdr takes the loader's lock, which
      * a parent thread may have held when we forked.  The reset module table
      * makes the child's first new stack record the map (stack.c). */
@@ -248,6 +257,7 @@ void ps_lifecycle_init(void)
     }
     ps_writer_header();
     ps_stack_init();
+    ps_sampler_init();
     atomic_store(&ps__state, PS_ACTIVE);
     ps_modules_sync(ps_self(), true);
     pthread_atfork(fork_prepare, fork_parent, fork_child);

@@ -152,21 +152,6 @@ static unsigned npeers;
 static pthread_mutex_t page_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct arena peer_arena;
 
-static void spin_lock(_Atomic int *l)
-{
-    int expected = 0;
-    while (!atomic_compare_exchange_weak_explicit(l, &expected, 1, memory_order_acquire,
-                                                  memory_order_relaxed)) {
-        expected = 0;
-        sched_yield();
-    }
-}
-
-static void spin_unlock(_Atomic int *l)
-{
-    atomic_store_explicit(l, 0, memory_order_release);
-}
-
 static void hist_add_shared(struct hist *h, uint64_t v)
 {
     uint32_t i = ps_hist_index(v);
@@ -201,7 +186,7 @@ static uint16_t peer_get(const char *name, int dir)
 {
     if (!peers)
         return 0;
-    spin_lock(&peer_lock);
+    ps_spin_lock(&peer_lock);
     unsigned i;
     for (i = 1; i <= npeers; i++)
         if (peers[i].dir == dir && strcmp(peers[i].name, name) == 0)
@@ -217,7 +202,7 @@ static uint16_t peer_get(const char *name, int dir)
         peers[i].dir = (uint8_t)dir;
         __atomic_store_n(&peers[i].used, 1, __ATOMIC_RELEASE);
     }
-    spin_unlock(&peer_lock);
+    ps_spin_unlock(&peer_lock);
     return (uint16_t)i;
 }
 
@@ -337,11 +322,11 @@ static uint16_t listening_peer_for(const struct sockaddr *local, socklen_t len, 
     if (!peers)
         return 0;
     uint16_t found = 0;
-    spin_lock(&peer_lock);
+    ps_spin_lock(&peer_lock);
     for (unsigned i = 1; i <= npeers; i++)
         if (peers[i].dir == PS_PEER_INBOUND && strcmp(peers[i].name, name) == 0)
             found = (uint16_t)i;
-    spin_unlock(&peer_lock);
+    ps_spin_unlock(&peer_lock);
     return found;
 }
 
@@ -907,14 +892,14 @@ static void write_peer(unsigned i)
 void ps_net_write_stats(struct ps_thread *registry)
 {
     if (!stats_buf) {
-        spin_lock(&stats_lock);
+        ps_spin_lock(&stats_lock);
         if (!stats_buf)
             stats_buf = ps_mmap(STATS_BUF);
-        spin_unlock(&stats_lock);
+        ps_spin_unlock(&stats_lock);
         if (!stats_buf)
             return;
     }
-    spin_lock(&stats_lock);
+    ps_spin_lock(&stats_lock);
     for (struct ps_thread *t = registry; t; t = t->next)
         write_slot(t);
     if (ps__net_on)
@@ -930,5 +915,5 @@ void ps_net_write_stats(struct ps_thread *registry)
     p = ps_put_uv(p, (uint64_t)(peak > 0 ? peak : 0));
     p = ps_put_uv(p, (uint64_t)(now > 0 ? now : 0));
     ps_writer_record(PS_REC_PROC_STATS, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
-    spin_unlock(&stats_lock);
+    ps_spin_unlock(&stats_lock);
 }

@@ -58,6 +58,9 @@ struct ps_options {
     unsigned compress; /* zstd level, 0 = off */
     int clock; /* -1 auto, else enum ps_clock_kind */
     unsigned offcpu_min_us;
+    unsigned sample_ms;       /* resource sampler period, 0 = off */
+    unsigned max_trace_mb;    /* 0 = no cap */
+    char metrics_file[1024];  /* template; empty = none */
     bool verbose;
     bool disable;
     bool net; /* intercept socket, clock and sleep calls */
@@ -89,6 +92,24 @@ static inline bool ps_enter(void)
 static inline void ps_leave(void)
 {
     ps__busy = 0;
+}
+
+/* A lock for short sections that may run inside any hook (no futex, no
+ * pthread state a fork child could inherit half-taken). */
+void ps_spin_yield(void);
+static inline void ps_spin_lock(_Atomic int *l)
+{
+    int expected = 0;
+    while (!atomic_compare_exchange_weak_explicit(l, &expected, 1, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        expected = 0;
+        ps_spin_yield();
+    }
+}
+
+static inline void ps_spin_unlock(_Atomic int *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
 }
 
 /* ---- clock ---------------------------------------------------------------- */
@@ -137,7 +158,16 @@ struct ps_thread {
     struct ps_thread *next;       /* registry list, never unlinked */
     struct ps_net_slot *net;      /* call statistics (net.c), kept across owners */
     uint32_t slot;                /* this ring's number for ever: CALL_STATS key */
+    /* Allocation counters for the sampler (sampler.c): written by the
+     * owner only, read by the flusher; cumulative across owners. */
+    uint64_t n_alloc, n_free, bytes_alloc;
+    int64_t live_usable;          /* usable bytes allocated here minus freed here */
 };
+
+static inline void ps_count(uint64_t *c, uint64_t add)
+{
+    __atomic_store_n(c, *c + add, __ATOMIC_RELAXED);
+}
 
 #define PS_THREAD_GONE ((struct ps_thread *)1)
 extern __thread struct ps_thread *ps__self;
@@ -264,8 +294,28 @@ void ps_net_close_range(unsigned first, unsigned last);
         return r_;                                                       \
     } while (0)
 
+/* ---- resource sampler and trace size cap (sampler.c) ----------------------
+ * The flusher calls ps_sampler_tick every loop; every PERFSHIM_SAMPLE_MS it
+ * writes a RESOURCE record (and every 20th time a MEMORY record) and
+ * rewrites the metrics file.  It also watches the trace's size against
+ * PERFSHIM_MAX_TRACE_MB and raises ps__sample_shift (see trace_format.h). */
+extern _Atomic unsigned ps__sample_shift;
+static inline unsigned ps_sample_shift(void)
+{
+    return atomic_load_explicit(&ps__sample_shift, memory_order_relaxed);
+}
+void ps_sampler_init(void);
+void ps_sampler_tick(uint64_t mono_ns);
+void ps_sampler_final(void);       /* exit: one last sample */
+void ps_sampler_child_reset(void); /* fork child */
+bool ps_sampler_stats_due(void);   /* false: skip this round's statistics (capped) */
+void ps_sampler_flusher(bool running); /* the flusher thread started/stopped */
+
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */
+uint64_t ps_writer_bytes(void); /* bytes written to the trace so far */
+/* Expand %p, %e, %% of a file template (relative names: from the cwd). */
+void ps_expand_template(char *out, size_t size, const char *tmpl);
 void ps_writer_header(void);
 /* Write one top-level record whose payload is the concatenation of the
  * iovecs (a CHUNK's event bytes may wrap around its ring). */
@@ -389,6 +439,8 @@ int ps_write_all(int fd, const void *buf, size_t len);
 void ps_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *ps_mmap(size_t size);
 void ps_munmap(void *p, size_t size);
+uint64_t ps_mapped_bytes(void);   /* everything ps_mmap holds */
+uint64_t ps_resident_bytes(void); /* the resident part of it (mincore; slow) */
 int ps_read_file(const char *path, char *buf, size_t size); /* bytes read or -errno */
 
 #endif

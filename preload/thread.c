@@ -167,7 +167,8 @@ void ps_thread_drain_all(bool round)
         ps_thread_drain(t, true);
     if (round) {
         /* statistics first: a killed process's last ROUND covers them */
-        ps_net_write_stats(atomic_load(&registry));
+        if (ps_sampler_stats_due())
+            ps_net_write_stats(atomic_load(&registry));
         ps_writer_round_at(tick, mono, unix_ns);
     }
 }
@@ -181,6 +182,8 @@ void ps_thread_reset_all_but(struct ps_thread *self)
         atomic_store(&t->drain, 0);
         atomic_store(&t->head, 0);
         atomic_store(&t->tail, 0);
+        t->n_alloc = t->n_free = t->bytes_alloc = 0; /* the child counts its own */
+        t->live_usable = 0;
         if (t != self)
             atomic_store(&t->in_use, 0);
     }

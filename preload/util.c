@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,16 +137,77 @@ void ps_say(const char *fmt, ...)
     errno = saved;
 }
 
+/* Every mapping the shim holds, so that the sampler can report the shim's
+ * own memory: the total mapped, and (slowly, with mincore) what of it is
+ * resident.  Most of it is reserved with MAP_NORESERVE and never touched. */
+#define MAX_REGIONS 8192
+static struct region {
+    void *p;
+    size_t n;
+} regions[MAX_REGIONS];
+static unsigned nregions;
+static _Atomic int regions_lock;
+static _Atomic uint64_t mapped;
+
+void ps_spin_yield(void)
+{
+    syscall(SYS_sched_yield);
+}
+
 void *ps_mmap(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    atomic_fetch_add(&mapped, size);
+    ps_spin_lock(&regions_lock);
+    if (nregions < MAX_REGIONS)
+        regions[nregions++] = (struct region){p, size};
+    ps_spin_unlock(&regions_lock);
+    return p;
 }
 
 void ps_munmap(void *p, size_t size)
 {
-    if (p)
-        munmap(p, size);
+    if (!p)
+        return;
+    ps_spin_lock(&regions_lock);
+    for (unsigned i = 0; i < nregions; i++)
+        if (regions[i].p == p) {
+            regions[i] = regions[--nregions];
+            break;
+        }
+    ps_spin_unlock(&regions_lock);
+    atomic_fetch_sub(&mapped, size);
+    munmap(p, size);
+}
+
+uint64_t ps_mapped_bytes(void)
+{
+    return atomic_load(&mapped);
+}
+
+uint64_t ps_resident_bytes(void)
+{
+    static unsigned char vec[4096];
+    static struct region copy[MAX_REGIONS];
+    long page = sysconf(_SC_PAGESIZE);
+    ps_spin_lock(&regions_lock);
+    unsigned n = nregions;
+    memcpy(copy, regions, n * sizeof *copy);
+    ps_spin_unlock(&regions_lock);
+    uint64_t pages = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t total = (copy[i].n + (size_t)page - 1) / (size_t)page;
+        for (size_t at = 0; at < total; at += sizeof vec) {
+            size_t k = total - at < sizeof vec ? total - at : sizeof vec;
+            if (mincore((char *)copy[i].p + at * (size_t)page, k * (size_t)page, vec) != 0)
+                break; /* unmapped meanwhile (a fork child's reset) */
+            for (size_t j = 0; j < k; j++)
+                pages += vec[j] & 1;
+        }
+    }
+    return pages * (uint64_t)page;
 }
 
 int ps_read_file(const char *path, char *buf, size_t size)

@@ -31,6 +31,7 @@ static dev_t trace_dev;
 static ino_t trace_ino;
 static char trace_path[4096];
 static uint64_t start_tick;
+static _Atomic uint64_t bytes_written;
 
 static const char *errname(int e)
 {
@@ -77,7 +78,7 @@ static void remember(int fd)
 }
 
 /* Expand the template: %p pid, %e executable short name, %% percent. */
-static void expand(char *out, size_t size, const char *tmpl)
+void ps_expand_template(char *out, size_t size, const char *tmpl)
 {
     char exe[256] = "unknown";
     char link[4096];
@@ -117,7 +118,7 @@ static void expand(char *out, size_t size, const char *tmpl)
 int ps_writer_open(void)
 {
     char base[4000];
-    expand(base, sizeof base, ps__opt.output);
+    ps_expand_template(base, sizeof base, ps__opt.output);
     int fd = -1;
     for (unsigned i = 0; i < 10000; i++) {
         if (i == 0)
@@ -208,6 +209,7 @@ static void write_locked(struct iovec *iov, int n)
             ps_shutdown("cannot write trace", errno);
             return;
         }
+        atomic_fetch_add_explicit(&bytes_written, (uint64_t)w, memory_order_relaxed);
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
             iov++;
@@ -312,8 +314,14 @@ void ps_writer_end(int exit_kind, int code)
     ps_writer_record(PS_REC_END, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
 }
 
+uint64_t ps_writer_bytes(void)
+{
+    return atomic_load_explicit(&bytes_written, memory_order_relaxed);
+}
+
 void ps_writer_child_reset(void)
 {
+    atomic_store(&bytes_written, 0);
     pthread_mutex_init(&wlock, NULL);
     if (trace_fd >= 0)
         syscall(SYS_close, trace_fd);
@@ -333,6 +341,7 @@ static void *flusher_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     prctl(PR_SET_NAME, "perfshim-flush");
+    ps_sampler_flusher(true);
     uint64_t last_round = ps_clock_mono_ns();
     uint64_t period = (uint64_t)ps__opt.flush_ms * 1000000ull;
     /* Nap 10 ms while the target is quiet, 1 ms while its rings fill: the
@@ -346,6 +355,7 @@ static void *flusher_main(void *arg)
         if (atomic_load(&ps__state) != PS_ACTIVE)
             break;
         uint64_t now = ps_clock_mono_ns();
+        ps_sampler_tick(now);
         if (now - last_round >= period) {
             ps_thread_drain_all(true);
             last_round = now;
@@ -353,6 +363,7 @@ static void *flusher_main(void *arg)
             nap = ps_thread_drain_busy() ? 1000000ull : quiet;
         }
     }
+    ps_sampler_flusher(false);
     return NULL;
 }
 

@@ -17,6 +17,9 @@
     X(COMPRESS, "1", "zstd level for chunks the background thread writes (0: none, 1-19)") \
     X(NET, "1", "1: time socket, clock and sleep calls, requests and peers; 0: allocations only") \
     X(OFFCPU_MIN_US, "1000", "a socket/wait/sleep call blocked this long (us) records its stack (off-CPU flame)") \
+    X(SAMPLE_MS, "250", "resource sampler period in ms: RSS, heap, threads, fds, CPU (0: off)") \
+    X(METRICS_FILE, "", "Prometheus text file rewritten on every sample (%p pid, %e name; empty: none)") \
+    X(MAX_TRACE_MB, "0", "trace size cap in MiB: past half of it allocations are sampled (0: no cap)") \
     X(DISABLE, "0", "1: load but record nothing (the target runs untraced)")           \
     X(RECORD_LOG, "", "set by perfshim record: file where each process appends its trace path")
 

@@ -50,9 +50,12 @@
     X(END, 4, "process ended: exit status and end time")                    \
     X(EXIT_SIGNAL, 5, "appended by perfshim record: the process died of a signal") \
     X(CHUNK_ZSTD, 6, "a CHUNK whose event bytes are one zstd frame")             \
+    X(SAMPLING, 7, "from here on allocation events are sampled (trace size cap)")  \
     X(CALL_STATS, 64, "one buffer slot's cumulative intercepted-call statistics")  \
     X(PEER_STATS, 65, "one peer's cumulative connection and request statistics")  \
-    X(PROC_STATS, 66, "process-wide counters: CPU time, connections")
+    X(PROC_STATS, 66, "process-wide counters: CPU time, connections")           \
+    X(RESOURCE, 67, "one resource sample: RSS, heap, threads, fds, CPU")       \
+    X(MEMORY, 68, "a slower sample: the allocator's view and the shim's memory")
 
 /* Events inside a CHUNK: X(NAME, value, description). */
 #define PS_EVENTS(X)                                                         \
@@ -68,7 +71,7 @@
     X(OFFCPU, 10, "an intercepted call blocked at least PERFSHIM_OFFCPU_MIN_US")
 
 #define PS_REC_FIRST_OPTIONAL 64
-#define PS_REC_LAST_REQUIRED PS_REC_CHUNK_ZSTD /* kinds above it and below 64: refused */
+#define PS_REC_LAST_REQUIRED PS_REC_SAMPLING /* kinds above it and below 64: refused */
 
 /* Intercepted calls, named after the libc function the target called:
  * X(name, id, class).  Ids are part of the format: never renumber.  The
@@ -125,6 +128,32 @@ enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 }
 #define PS_STACK_ID_MAX (1u << 22)
 /* The deepest stack the shim records; deeper stacks are cut at the root end. */
 #define PS_STACK_MAX_DEPTH 128
+
+/* ---- allocation sampling (SAMPLING records) ------------------------------
+ * Past half of PERFSHIM_MAX_TRACE_MB the shim records a block only when its
+ * size is at least PS_SAMPLE_BIG, or when the top SHIFT bits of a hash of
+ * its address are zero (one block in 2^SHIFT).  Frees use the same address
+ * test (and the block's usable size), so no table of sampled blocks is
+ * needed, and a larger SHIFT selects a subset of a smaller one: the
+ * analyzer can re-weight what it tracks at every step.  SHIFT
+ * PS_SAMPLE_OFF: allocation events stopped. */
+#define PS_SAMPLE_BIG (64u * 1024)
+#define PS_SAMPLE_OFF 63u
+
+static inline int ps_sample_hit(uint64_t addr, unsigned shift)
+{
+    uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
+    return shift == 0 || (shift < PS_SAMPLE_OFF && (h >> (64 - shift)) == 0);
+}
+
+/* Is a block of SIZE bytes at ADDR recorded at SHIFT?  (The shim passes
+ * the requested size for allocations and the usable size for frees, which
+ * is never smaller: every recorded block's free is recorded too.) */
+static inline int ps_sample_keep(uint64_t addr, uint64_t size, unsigned shift)
+{
+    return shift == 0 ||
+           (shift < PS_SAMPLE_OFF && (size >= PS_SAMPLE_BIG || ps_sample_hit(addr, shift)));
+}
 
 /* ---- varint coding (LEB128) ------------------------------------------- */
 
