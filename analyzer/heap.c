@@ -102,28 +102,44 @@ static struct ps_site *site(struct ps_heap *h, uint32_t stack)
     return &h->sites[stack];
 }
 
+/* How many blocks a tracked block stands for. */
+static inline uint64_t weight(const struct ps_heap *h, uint64_t size)
+{
+    return h->shift && size < PS_SAMPLE_BIG ? 1ull << h->shift : 1;
+}
+
 static void drop(struct ps_heap *h, struct ps_block *b)
 {
-    h->heap_bytes -= b->size;
-    h->heap_blocks--;
+    uint64_t w = weight(h, b->size);
+    h->heap_bytes -= b->size * w;
+    h->heap_blocks -= w;
+    if (b->stack < h->nsites) {
+        h->sites[b->stack].live_bytes -= b->size * w;
+        h->sites[b->stack].live_blocks -= w;
+    }
     erase(h, b);
 }
 
 static void apply(struct ps_heap *h, const struct ps_event *ev)
 {
-    if (h->error)
+    if (h->error || h->frozen)
         return;
     if (ev->kind == PS_EV_FREE) {
         struct ps_block *b = find(h, ev->addr);
+        uint64_t w = b ? weight(h, b->size) : 0;
         if (b)
             drop(h, b);
-        else if (!ev->realloc)
-            h->unknown_frees++;
+        else if (!ev->realloc && !h->shift)
+            h->unknown_frees++; /* sampled: frees of blocks not in the sample are expected */
         if (!ev->realloc && b)
-            h->frees++;
+            h->frees += w;
         return;
     }
     if (ev->kind != PS_EV_ALLOC)
+        return;
+    /* Recorded under the previous rule just after a switch: not in the
+     * sample, and its free may never be recorded. */
+    if (h->shift && !ps_sample_keep(ev->addr, ev->size, h->shift))
         return;
     struct ps_block *old = find(h, ev->addr);
     if (old) {
@@ -138,25 +154,28 @@ static void apply(struct ps_heap *h, const struct ps_event *ev)
     while (h->live[s].addr)
         s = (s + 1) & (h->live_cap - 1);
     uint64_t size = ev->size < (1ull << 40) ? ev->size : (1ull << 40) - 1;
-    h->live[s] = (struct ps_block){ev->addr, size, ev->stack};
-    h->heap_bytes += ev->size;
-    h->heap_blocks++;
-    if (ev->realloc)
-        h->reallocations++;
-    else
-        h->allocations++;
-    h->total_allocated += ev->size;
-    if (h->heap_bytes > h->peak_bytes) {
-        h->peak_bytes = h->heap_bytes;
-        h->peak_tick = ev->tick;
-    }
     struct ps_site *st = site(h, ev->stack);
     if (!st) {
         h->error = PS_ENOMEM;
         return;
     }
-    st->alloc_count++;
-    st->alloc_bytes += ev->size;
+    uint64_t w = weight(h, size);
+    h->live[s] = (struct ps_block){ev->addr, size, ev->stack};
+    h->heap_bytes += size * w;
+    h->heap_blocks += w;
+    if (ev->realloc)
+        h->reallocations += w;
+    else
+        h->allocations += w;
+    h->total_allocated += size * w;
+    if (h->heap_bytes > h->peak_bytes) {
+        h->peak_bytes = h->heap_bytes;
+        h->peak_tick = ev->tick;
+    }
+    st->alloc_count += w;
+    st->alloc_bytes += size * w;
+    st->live_blocks += w;
+    st->live_bytes += size * w;
 }
 
 void ps_heap_flush(struct ps_heap *h)
@@ -185,15 +204,47 @@ void ps_heap_event(void *ctx, const struct ps_event *ev)
 void ps_heap_finish(struct ps_heap *h)
 {
     ps_heap_flush(h);
-    for (uint64_t i = 0; i < h->live_cap; i++) {
-        if (!h->live[i].addr)
-            continue;
-        struct ps_site *st = site(h, h->live[i].stack);
-        if (!st) {
-            h->error = PS_ENOMEM;
-            return;
-        }
-        st->live_blocks++;
-        st->live_bytes += h->live[i].size;
+}
+
+/* Keep the blocks the new rule would have recorded, weigh them anew, and
+ * recount every total from the map. */
+void ps_heap_sampling(struct ps_heap *h, unsigned shift, uint64_t tick)
+{
+    ps_heap_flush(h);
+    if (h->error || h->frozen || shift <= h->shift)
+        return;
+    if (!h->shift)
+        h->sampled_tick = tick;
+    if (shift >= PS_SAMPLE_OFF) {
+        h->frozen = true; /* what is live now stays: "live when recording stopped" */
+        h->frozen_tick = tick;
+        return;
     }
+    struct ps_block *n = calloc(h->live_cap, sizeof *n);
+    if (!n) {
+        h->error = PS_ENOMEM;
+        return;
+    }
+    h->shift = shift;
+    h->heap_bytes = h->heap_blocks = 0;
+    for (uint64_t i = 0; i < h->nsites; i++)
+        h->sites[i].live_bytes = h->sites[i].live_blocks = 0;
+    for (uint64_t i = 0; i < h->live_cap; i++) {
+        struct ps_block b = h->live[i];
+        if (!b.addr || !ps_sample_keep(b.addr, b.size, shift))
+            continue;
+        uint64_t s = slot_of(b.addr, h->live_cap);
+        while (n[s].addr)
+            s = (s + 1) & (h->live_cap - 1);
+        n[s] = b;
+        uint64_t w = weight(h, b.size);
+        h->heap_bytes += b.size * w;
+        h->heap_blocks += w;
+        if (b.stack < h->nsites) {
+            h->sites[b.stack].live_bytes += b.size * w;
+            h->sites[b.stack].live_blocks += w;
+        }
+    }
+    free(h->live);
+    h->live = n;
 }

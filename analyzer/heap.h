@@ -10,17 +10,24 @@
  * reallocation; a block carries the stack of its last realloc.
  * total_allocated_bytes adds the size of every allocation and the new
  * size of every reallocation.
+ *
+ * Sampled traces (trace size cap, SAMPLING records): from a switch on, a
+ * block under PS_SAMPLE_BIG stands for 2^shift blocks like it, so every
+ * count and byte total is an estimate weighted that way; at each switch
+ * the blocks the new rule would not have recorded are dropped from the map
+ * and the rest re-weighted (see ps_heap_sampling).
  */
 #ifndef PERFSHIM_HEAP_H
 #define PERFSHIM_HEAP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "trace.h"
 
 struct ps_site {
     uint64_t alloc_count, alloc_bytes;  /* allocations and reallocations made here */
-    uint64_t live_blocks, live_bytes;   /* still live at the end */
+    uint64_t live_blocks, live_bytes;   /* live now (at the end, after ps_heap_finish) */
 };
 
 /* 16 bytes, four to a cache line: the map is the analyzer's hot spot. */
@@ -44,6 +51,9 @@ struct ps_heap {
     struct ps_site *sites;      /* by stack id */
     uint64_t nsites;
     int error;
+    unsigned shift;             /* sampling: 0 full, else small blocks weigh 2^shift */
+    bool frozen;                /* allocation events stopped (PS_SAMPLE_OFF) */
+    uint64_t sampled_tick, frozen_tick; /* first switch, the stop */
     /* Events wait here PS_HEAP_BATCH long: each one's map slot is
      * prefetched when it arrives and used when it leaves, so the cache
      * misses of a large live set overlap instead of queueing. */
@@ -61,5 +71,7 @@ void ps_heap_flush(struct ps_heap *h);
 /* Process any batched events, then fill sites[].live_* from the live map;
  * call once after reading. */
 void ps_heap_finish(struct ps_heap *h);
+/* A SAMPLING switch at TICK to SHIFT (see trace_format.h). */
+void ps_heap_sampling(struct ps_heap *h, unsigned shift, uint64_t tick);
 
 #endif

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "errors.h"
 #include "flame.h"
 #include "perfshim/options.h"
 #include "report.h"
 
-int ps_cmd_record(int argc, char **argv);
 
 static void usage(FILE *out)
 {
@@ -22,8 +22,13 @@ static void usage(FILE *out)
             "  record   [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...\n"
             "           run CMD with the shim, write its trace; --KNOB is a PERFSHIM_* name\n"
             "           in lower case with '-' (--flush-ms 200, --net 0)\n"
-            "  report   [--format text|json|markdown] [-o FILE] TRACE...\n"
+            "  report   [--format text|json|markdown] [--warmup D] [-o FILE] TRACE...\n"
             "  flame    --type alloc|leak|offcpu [--format folded] [-o FILE] TRACE\n"
+            "  timeline [--format csv|json|svg] [-o FILE] TRACE\n"
+            "  soak     --duration D [--warmup D] [--load CMD] [--ready CMD] [--stop term|kill]\n"
+            "           [--grace D] [--ready-timeout D] [-o TEMPLATE] [--format F] [--KNOB VALUE]...\n"
+            "           [--] SERVER ARGS...   run SERVER under load for D, then report its growth\n"
+            "           (durations: 500ms, 90s, 30m, 1h, or seconds)\n"
             "\n"
             "or without the wrapper:  LD_PRELOAD=/abs/path/libperfshim.so CMD ARGS...\n"
             "\n"
@@ -32,54 +37,6 @@ static void usage(FILE *out)
     PS_OPTIONS(PS__X)
 #undef PS__X
     fprintf(out, "\ndocs: docs/usage.md, docs/trace-format.md, docs/report-schema.md\n");
-}
-
-/* Output goes to a temporary file renamed over FILE only on success, so a
- * failed run never destroys what FILE held. */
-struct output {
-    FILE *f;
-    const char *path;
-    char *tmp;
-};
-
-static int output_open(struct output *o, const char *path)
-{
-    o->path = path;
-    o->tmp = NULL;
-    if (!path || strcmp(path, "-") == 0) {
-        o->f = stdout;
-        return 0;
-    }
-    size_t n = strlen(path) + 32;
-    o->tmp = malloc(n);
-    if (!o->tmp)
-        return PS_ENOMEM;
-    snprintf(o->tmp, n, "%s.tmp.%d", path, (int)getpid());
-    o->f = fopen(o->tmp, "wx");
-    if (!o->f) {
-        int e = errno;
-        free(o->tmp);
-        o->tmp = NULL;
-        return ps_error_set(PS_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    return 0;
-}
-
-static int output_close(struct output *o, int rc)
-{
-    if (o->f == stdout) {
-        if (fflush(stdout) != 0 && !rc)
-            rc = ps_error_set(PS_EIO, "cannot write to standard output: %s", strerror(errno));
-        return rc;
-    }
-    if (fclose(o->f) != 0 && !rc)
-        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
-    if (!rc && rename(o->tmp, o->path) != 0)
-        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
-    if (rc)
-        unlink(o->tmp);
-    free(o->tmp);
-    return rc;
 }
 
 static void print_sym_warnings(struct ps_symbolizer *sym)
@@ -92,6 +49,7 @@ static void print_sym_warnings(struct ps_symbolizer *sym)
 static int cmd_report(int argc, char **argv)
 {
     const char *format = "text", *outpath = NULL;
+    struct ps_report_opts ropts = {.warmup_s = -1};
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0) {
@@ -104,6 +62,9 @@ static int cmd_report(int argc, char **argv)
             if (++i >= argc)
                 return ps_error_set(PS_EUSAGE, "report: -o needs a file name");
             outpath = argv[i];
+        } else if (strcmp(argv[i], "--warmup") == 0) {
+            if (++i >= argc || ps_parse_duration(argv[i], &ropts.warmup_s))
+                return ps_error_set(PS_EUSAGE, "report: --warmup needs a duration (30s, 2m, 1h)");
         } else if (strcmp(argv[i], "--") == 0) {
             i++;
             break;
@@ -129,7 +90,7 @@ static int cmd_report(int argc, char **argv)
     struct ps_symbolizer *sym = NULL;
     int rc = reps ? ps_sym_new(&sym) : PS_ENOMEM;
     for (size_t k = 0; !rc && k < n; k++)
-        rc = ps_report_build(argv[i + (int)k], sym, &reps[k]);
+        rc = ps_report_build(argv[i + (int)k], sym, &ropts, &reps[k]);
     if (!rc) {
         print_sym_warnings(sym);
         struct output o;
@@ -187,7 +148,7 @@ static int cmd_flame(int argc, char **argv)
     struct ps_report *r = NULL;
     int rc = ps_sym_new(&sym);
     if (!rc)
-        rc = ps_report_build(trace, sym, &r);
+        rc = ps_report_build(trace, sym, NULL, &r);
     if (!rc) {
         print_sym_warnings(sym);
         struct output o;
@@ -222,8 +183,13 @@ int main(int argc, char **argv)
         rc = ps_cmd_record(argc - 1, argv + 1);
         if (rc >= 0)
             return rc; /* the target's own status */
-    } else if (strcmp(cmd, "timeline") == 0 || strcmp(cmd, "diff") == 0 ||
-               strcmp(cmd, "check") == 0 || strcmp(cmd, "soak") == 0) {
+    } else if (strcmp(cmd, "timeline") == 0) {
+        rc = ps_cmd_timeline(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "soak") == 0) {
+        rc = ps_cmd_soak(argc - 1, argv + 1);
+        if (rc >= 0)
+            return rc;
+    } else if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "check") == 0) {
         rc = ps_error_set(PS_EUSAGE, "'%s' is not available in this version of perfshim", cmd);
     } else {
         rc = ps_error_set(PS_EUSAGE, "unknown command '%s' (see perfshim --help)", cmd);

@@ -117,6 +117,63 @@ static int add_sync(struct ps_trace *t, uint64_t tick, uint64_t mono)
     return 0;
 }
 
+/* RESOURCE, MEMORY, SAMPLING: 0, 1 when malformed, or PS_ENOMEM. */
+static int parse_sample(struct ps_trace *t, const uint8_t *p, const uint8_t *end)
+{
+    struct ps_sample s = {0};
+    uint64_t *f[] = {&s.tick, &s.rss, &s.vm, &s.rss_anon, &s.rss_file, &s.threads, &s.fds,
+                     &s.cpu_ns, &s.shim_cpu_ns, &s.allocs, &s.frees, &s.bytes_alloc, &s.heap_usable,
+                     &s.shim_resident, &s.trace_bytes};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (ps_get_uv(&p, end, f[i]))
+            return 1;
+    if (t->nsamples == t->samples_cap) {
+        size_t cap = t->samples_cap ? t->samples_cap * 2 : 256;
+        struct ps_sample *n = realloc(t->samples, cap * sizeof *n);
+        if (!n)
+            return PS_ENOMEM;
+        t->samples = n;
+        t->samples_cap = cap;
+    }
+    t->samples[t->nsamples++] = s;
+    return 0;
+}
+
+static int parse_memory(struct ps_trace *t, const uint8_t *p, const uint8_t *end)
+{
+    struct ps_memory m = {.present = true};
+    uint64_t alloc;
+    uint64_t *f[] = {&m.tick, &m.shim_resident, &m.shim_mapped, &alloc, &m.system, &m.in_use,
+                     &m.free, &m.mmapped};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++)
+        if (ps_get_uv(&p, end, f[i]))
+            return 1;
+    m.allocator = alloc == 1;
+    m.shim_resident_peak = t->mem.shim_resident_peak > m.shim_resident ? t->mem.shim_resident_peak
+                                                                       : m.shim_resident;
+    t->mem = m;
+    return 0;
+}
+
+static int parse_sampling(struct ps_trace *t, const uint8_t *p, const uint8_t *end)
+{
+    struct ps_level l;
+    uint64_t shift;
+    if (ps_get_uv(&p, end, &l.tick) || ps_get_uv(&p, end, &shift) || ps_get_uv(&p, end, &l.big) ||
+        ps_get_uv(&p, end, &l.cap) || shift == 0 || shift > PS_SAMPLE_OFF ||
+        l.big != PS_SAMPLE_BIG || t->nlevels >= 64)
+        return 1;
+    if (t->nlevels && shift <= t->levels[t->nlevels - 1].shift)
+        return 1; /* the shim only ever raises it */
+    l.shift = (unsigned)shift;
+    struct ps_level *n = realloc(t->levels, (t->nlevels + 1) * sizeof *n);
+    if (!n)
+        return PS_ENOMEM;
+    t->levels = n;
+    t->levels[t->nlevels++] = l;
+    return 0;
+}
+
 static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
 {
     uint64_t prev_round = 0;
@@ -234,6 +291,18 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
                                     "cannot read trace '%s': corrupt statistics record at offset %llu",
                                     t->path, (unsigned long long)rec_off);
             break;
+        case PS_REC_RESOURCE:
+        case PS_REC_MEMORY:
+        case PS_REC_SAMPLING:
+            rc = kind == PS_REC_RESOURCE ? parse_sample(t, p, end)
+                 : kind == PS_REC_MEMORY ? parse_memory(t, p, end)
+                                         : parse_sampling(t, p, end);
+            if (rc == 1)
+                return ps_error_set(PS_ECORRUPT,
+                                    "cannot read trace '%s': corrupt %s record at offset %llu",
+                                    t->path, kind == PS_REC_SAMPLING ? "sampling" : "resource",
+                                    (unsigned long long)rec_off);
+            break;
         case PS_REC_EXIT_SIGNAL: {
             uint64_t sig;
             if (ps_get_uv(&p, end, &sig) || sig > 128)
@@ -248,6 +317,46 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
     }
 }
 
+/* Between the merge and the caller's sink: puts the samples and the
+ * sampling switches into the stream at their ticks. */
+struct marks {
+    struct ps_trace *t;
+    ps_event_fn fn;
+    void *ctx;
+    size_t next_sample, next_level;
+};
+
+static void deliver_marks(struct marks *k, uint64_t before)
+{
+    struct ps_trace *t = k->t;
+    for (;;) {
+        bool s = k->next_sample < t->nsamples && t->samples[k->next_sample].tick < before;
+        bool l = k->next_level < t->nlevels && t->levels[k->next_level].tick < before;
+        if (!s && !l)
+            return;
+        if (s && l)
+            s = t->samples[k->next_sample].tick <= t->levels[k->next_level].tick;
+        struct ps_event ev = {0};
+        if (s) {
+            ev.kind = PS_MARK_SAMPLE;
+            ev.addr = k->next_sample++;
+            ev.tick = t->samples[ev.addr].tick;
+        } else {
+            ev.kind = PS_MARK_SAMPLING;
+            ev.addr = k->next_level++;
+            ev.tick = t->levels[ev.addr].tick;
+        }
+        k->fn(k->ctx, &ev);
+    }
+}
+
+static void marks_event(void *ctx, const struct ps_event *ev)
+{
+    struct marks *k = ctx;
+    deliver_marks(k, ev->tick);
+    k->fn(k->ctx, ev);
+}
+
 int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace **out)
 {
     *out = NULL;
@@ -260,10 +369,12 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
         ps_trace_free(t);
         return PS_ENOMEM;
     }
+    *out = t; /* visible to the sink while reading; NULL again on failure */
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
         ps_trace_free(t);
+        *out = NULL;
         return ps_error_set(e == ENOENT ? PS_ENOTFOUND : PS_EIO, "cannot open trace '%s': %s", path,
                             strerror(e));
     }
@@ -288,8 +399,9 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     else
         t->version = ps_get_u32le(hdr + 8);
     struct ps_merge *m = NULL;
+    struct marks marks = {t, fn, ctx, 0, 0};
     if (!rc) {
-        m = ps_merge_new(t, fn, ctx);
+        m = ps_merge_new(t, marks_event, &marks);
         if (!m)
             rc = PS_ENOMEM;
     }
@@ -299,6 +411,10 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
         rc = ps_error_set(PS_EIO, "cannot read trace '%s': %s", path, strerror(errno));
     if (!rc)
         rc = ps_merge_release(m, UINT64_MAX);
+    if (!rc) {
+        deliver_marks(&marks, UINT64_MAX);
+        t->file_bytes = r.off;
+    }
     if (!rc && !t->proc.exe) {
         /* Cut inside its first record: a trace of nothing, not bad input. */
         t->proc.exe = strdup("");
@@ -315,6 +431,7 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     fclose(f);
     if (rc) {
         ps_trace_free(t);
+        *out = NULL;
         return rc;
     }
     if (!t->end.has_end) {
@@ -322,10 +439,11 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
         t->end.end_tick = t->last_tick;
         if (t->nsyncs && t->syncs[t->nsyncs - 1][0] > t->end.end_tick)
             t->end.end_tick = t->syncs[t->nsyncs - 1][0];
+        if (t->nsamples && t->samples[t->nsamples - 1].tick > t->end.end_tick)
+            t->end.end_tick = t->samples[t->nsamples - 1].tick;
     }
     if (t->end.end_tick < t->proc.start_tick)
         t->end.end_tick = t->proc.start_tick;
-    *out = t;
     return 0;
 }
 
@@ -348,6 +466,8 @@ void ps_trace_free(struct ps_trace *t)
     }
     free(t->modules);
     free(t->syncs);
+    free(t->samples);
+    free(t->levels);
     free(t->end.exec_path);
     ps_net_free(t->net);
     free(t);

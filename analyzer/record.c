@@ -23,11 +23,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "errors.h"
 #include "perfshim/options.h"
 #include "perfshim/trace_format.h"
-
-int ps_cmd_record(int argc, char **argv);
 
 static int find_shim(char *out, size_t size)
 {
@@ -110,7 +109,7 @@ static int check_target(const char *cmd, const char *path)
 
 /* Cut a trace back to its last complete record (a killed process may have
  * left half of one), then append EXIT_SIGNAL. */
-static void append_signal(const char *trace, int sig)
+void ps_append_signal(const char *trace, int sig)
 {
     FILE *f = fopen(trace, "r+b");
     if (!f)
@@ -165,7 +164,7 @@ static const char *const knobs[] = {
 };
 
 /* "--flush-ms" -> "PERFSHIM_FLUSH_MS" in ENV; false when it names no knob. */
-static bool knob_flag(const char *flag, char *env, size_t size)
+bool ps_knob_flag(const char *flag, char *env, size_t size)
 {
     for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
         const char *n = knobs[k];
@@ -190,6 +189,69 @@ static void forward(int sig)
         kill(child, sig);
 }
 
+int ps_launch_setup(struct ps_launch *l, const char *cmd, const char *tmpl)
+{
+    int rc = find_shim(l->shim, sizeof l->shim);
+    if (rc)
+        return rc;
+    if (resolve(cmd, l->target, sizeof l->target) != 0)
+        return ps_error_set(PS_ENOTFOUND, "cannot run '%s': command not found", cmd);
+    if ((rc = check_target(cmd, l->target)))
+        return rc;
+    snprintf(l->log, sizeof l->log, "/tmp/perfshim-record.XXXXXX");
+    int lfd = mkstemp(l->log);
+    if (lfd < 0)
+        return ps_error_set(PS_EIO, "cannot create a temporary file: %s", strerror(errno));
+    close(lfd);
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = malloc(strlen(l->shim) + (old ? strlen(old) : 0) + 2);
+    if (!preload) {
+        unlink(l->log);
+        return PS_ENOMEM;
+    }
+    sprintf(preload, "%s%s%s", l->shim, old && *old ? ":" : "", old && *old ? old : "");
+    setenv("LD_PRELOAD", preload, 1);
+    free(preload);
+    setenv("PERFSHIM_RECORD_LOG", l->log, 1);
+    if (tmpl)
+        setenv("PERFSHIM_OUTPUT", tmpl, 1);
+    return 0;
+}
+
+size_t ps_launch_traces(struct ps_launch *l, pid_t child, int sig, char ***out)
+{
+    /* Which traces were written: "<pid> <path>" lines. */
+    char **paths = NULL;
+    size_t n = 0;
+    char *last_of_child = NULL;
+    FILE *lf = fopen(l->log, "r");
+    if (lf) {
+        char line[PATH_MAX + 32];
+        while (fgets(line, sizeof line, lf)) {
+            line[strcspn(line, "\n")] = 0;
+            char *sp = strchr(line, ' ');
+            if (!sp)
+                continue;
+            char **np = realloc(paths, (n + 1) * sizeof *np);
+            if (!np)
+                break;
+            paths = np;
+            paths[n] = strdup(sp + 1);
+            if (!paths[n])
+                break;
+            if (atol(line) == (long)child)
+                last_of_child = paths[n];
+            n++;
+        }
+        fclose(lf);
+    }
+    unlink(l->log);
+    if (sig && last_of_child)
+        ps_append_signal(last_of_child, sig);
+    *out = paths;
+    return n;
+}
+
 int ps_cmd_record(int argc, char **argv)
 {
     const char *tmpl = NULL;
@@ -204,7 +266,7 @@ int ps_cmd_record(int argc, char **argv)
             tmpl = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             char env[64];
-            if (!knob_flag(argv[i], env, sizeof env))
+            if (!ps_knob_flag(argv[i], env, sizeof env))
                 return ps_error_set(PS_EUSAGE, "record: unknown option '%s'", argv[i]);
             if (++i >= argc || !argv[i][0])
                 return ps_error_set(PS_EUSAGE, "record: %s needs a value", argv[i - 1]);
@@ -215,40 +277,18 @@ int ps_cmd_record(int argc, char **argv)
     }
     if (i >= argc)
         return ps_error_set(PS_EUSAGE, "record: no command given (usage: perfshim record [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...)");
-    char shim[PATH_MAX], target[PATH_MAX];
-    int rc = find_shim(shim, sizeof shim);
+    struct ps_launch l;
+    int rc = ps_launch_setup(&l, argv[i], tmpl);
     if (rc)
         return rc;
-    if (resolve(argv[i], target, sizeof target) != 0)
-        return ps_error_set(PS_ENOTFOUND, "cannot run '%s': command not found", argv[i]);
-    if ((rc = check_target(argv[i], target)))
-        return rc;
-
-    char log[] = "/tmp/perfshim-record.XXXXXX";
-    int lfd = mkstemp(log);
-    if (lfd < 0)
-        return ps_error_set(PS_EIO, "record: cannot create a temporary file: %s", strerror(errno));
-    close(lfd);
-
-    const char *old = getenv("LD_PRELOAD");
-    char *preload = malloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
-    if (!preload)
-        return PS_ENOMEM;
-    sprintf(preload, "%s%s%s", shim, old && *old ? ":" : "", old && *old ? old : "");
-    setenv("LD_PRELOAD", preload, 1);
-    free(preload);
-    setenv("PERFSHIM_RECORD_LOG", log, 1);
-    if (tmpl)
-        setenv("PERFSHIM_OUTPUT", tmpl, 1);
-
     fflush(NULL);
     child = fork();
     if (child < 0) {
-        unlink(log);
+        unlink(l.log);
         return ps_error_set(PS_EIO, "record: cannot fork: %s", strerror(errno));
     }
     if (child == 0) {
-        execv(target, argv + i);
+        execv(l.target, argv + i);
         fprintf(stderr, "perfshim: cannot run '%s': %s\n", argv[i], strerror(errno));
         _exit(127);
     }
@@ -261,33 +301,9 @@ int ps_cmd_record(int argc, char **argv)
     while (waitpid(child, &status, 0) < 0 && errno == EINTR)
         ;
 
-    /* Which traces were written: "<pid> <path>" lines. */
-    char **paths = NULL;
-    size_t n = 0;
-    char *last_of_child = NULL;
-    FILE *lf = fopen(log, "r");
-    if (lf) {
-        char line[PATH_MAX + 32];
-        while (fgets(line, sizeof line, lf)) {
-            line[strcspn(line, "\n")] = 0;
-            char *sp = strchr(line, ' ');
-            if (!sp)
-                continue;
-            char **np = realloc(paths, (n + 1) * sizeof *np);
-            if (!np)
-                break;
-            paths = np;
-            paths[n] = strdup(sp + 1);
-            if (atol(line) == (long)child)
-                last_of_child = paths[n];
-            n++;
-        }
-        fclose(lf);
-    }
-    unlink(log);
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    if (sig && last_of_child)
-        append_signal(last_of_child, sig);
+    char **paths = NULL;
+    size_t n = ps_launch_traces(&l, child, sig, &paths);
     if (n == 0) {
         fprintf(stderr, "perfshim: no trace was written (did '%s' start? is the output directory "
                         "writable?)\n", argv[i]);

@@ -92,22 +92,29 @@ static void report_event(void *ctx, const struct ps_event *ev)
     struct ps_report *r = ctx;
     if (ev->kind == PS_EV_OFFCPU)
         ps_offcpu_add(&r->off, ev);
+    else if (ev->kind == PS_MARK_SAMPLE)
+        ps_growth_sample(&r->growth, r->t, r->h, ev->addr);
+    else if (ev->kind == PS_MARK_SAMPLING)
+        ps_heap_sampling(r->h, r->t->levels[ev->addr].shift, ev->tick);
     else
         ps_heap_event(r->h, ev);
 }
 
-int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_report **out)
+int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps_report_opts *opts,
+                    struct ps_report **out)
 {
     *out = NULL;
     struct ps_report *r = calloc(1, sizeof *r);
     if (!r)
         return PS_ENOMEM;
     r->sym = sym;
+    ps_growth_init(&r->growth);
     r->h = ps_heap_new();
     if (!r->h) {
         free(r);
         return PS_ENOMEM;
     }
+    /* the sink reads r->t (samples, levels) while the trace is read */
     int rc = ps_trace_read(path, report_event, r, &r->t);
     if (!rc && r->h->error)
         rc = r->h->error;
@@ -122,7 +129,8 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_repor
         return rc;
     }
     struct ps_trace *t = r->t;
-    if (!t->end.has_end && !t->end.exec_seen)
+    r->live_at_end = !t->end.has_end && !t->end.exec_seen;
+    if (r->live_at_end)
         fprintf(stderr, "perfshim: warning: trace '%s' has no end record (the process was killed "
                         "or is still running); reporting its %llu events up to the last complete "
                         "record\n",
@@ -131,6 +139,23 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_repor
     r->duration_s = ps_trace_seconds(t, t->end.end_tick);
     r->peak_s = ps_trace_seconds(t, r->h->peak_tick);
     if ((rc = ps_net_summarize(t, r->duration_s, &r->net))) {
+        ps_report_free(r);
+        return rc;
+    }
+    struct ps_suspect *sus = NULL;
+    size_t nsus = 0;
+    rc = ps_growth_finish(&r->growth, t, r->h, r->duration_s, opts ? opts->warmup_s : -1, &r->res,
+                          &sus, &nsus);
+    r->suspects = rc ? NULL : calloc(nsus ? nsus : 1, sizeof *r->suspects);
+    if (!rc && !r->suspects)
+        rc = PS_ENOMEM;
+    for (size_t i = 0; !rc && i < nsus; i++) {
+        r->suspects[i].s = sus[i];
+        r->nsuspects++;
+        rc = ps_report_stack_frames(r, sus[i].stack, &r->suspects[i].frames, &r->suspects[i].nframes);
+    }
+    free(sus);
+    if (rc) {
         ps_report_free(r);
         return rc;
     }
@@ -174,6 +199,10 @@ void ps_report_free(struct ps_report *r)
     for (size_t i = 0; i < r->nleaks; i++)
         free(r->leaks[i].frames);
     free(r->leaks);
+    for (size_t i = 0; i < r->nsuspects; i++)
+        free(r->suspects[i].frames);
+    free(r->suspects);
+    ps_growth_free(&r->growth);
     ps_net_summary_free(&r->net);
     ps_offcpu_free(&r->off);
     ps_heap_free(r->h);

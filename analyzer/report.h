@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "growth.h"
 #include "heap.h"
 #include "net.h"
 #include "symbolize.h"
@@ -23,6 +24,16 @@ struct ps_leak {
     size_t nframes;
 };
 
+struct ps_suspect_rep {
+    struct ps_suspect s;
+    struct ps_frame *frames; /* innermost first */
+    size_t nframes;
+};
+
+struct ps_report_opts {
+    double warmup_s;         /* < 0: the default (growth.h) */
+};
+
 struct ps_report {
     struct ps_trace *t;
     struct ps_heap *h;
@@ -35,11 +46,17 @@ struct ps_report {
     size_t nleaks;
     struct ps_net_summary net; /* calls, requests, peers */
     struct ps_offcpu off;    /* blocked time by stack and call */
+    bool live_at_end;        /* no END: leaks are blocks live when the trace ends */
+    struct ps_growth growth;
+    struct ps_resources res; /* .present: the trace has resource samples */
+    struct ps_suspect_rep *suspects; /* growing sites, fastest first */
+    size_t nsuspects;
 };
 
 /* Read TRACE, analyse it and symbolize the leaks: the pipeline in one call.
  * Warnings (truncated trace, changed modules) go to stderr, once each. */
-int ps_report_build(const char *path, struct ps_symbolizer *sym, struct ps_report **out);
+int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps_report_opts *opts,
+                    struct ps_report **out);
 void ps_report_free(struct ps_report *r);
 
 /* Symbolized frames of stack ID (innermost first), into a new array the

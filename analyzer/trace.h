@@ -46,10 +46,15 @@ struct ps_ending {
     uint64_t end_tick;   /* END's tick, or the last event's */
 };
 
+/* Markers the reader puts into the event stream at their tick, so that a
+ * sink sees them in order with the events (kinds no trace event uses). */
+enum ps_marker { PS_MARK_SAMPLE = 200, PS_MARK_SAMPLING = 201 };
+
 struct ps_event {
     uint64_t tick;
     uint32_t thread;     /* stream serial */
-    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / OFFCPU */
+    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / OFFCPU,
+                          * or a marker: addr is then the index into samples / levels */
     bool realloc;        /* one half of a REALLOC */
     uint64_t addr;       /* OFFCPU: the call kind (enum ps_call_kind) */
     uint64_t size;       /* OFFCPU: nanoseconds blocked */
@@ -70,6 +75,31 @@ struct ps_module_rec {
     uint64_t shim_id;    /* the id the shim gave it (reused after a fork) */
 };
 
+/* One RESOURCE record; heap_* are filled in by the heap analysis when the
+ * event stream reaches the sample's tick. */
+struct ps_sample {
+    uint64_t tick;
+    uint64_t rss, vm, rss_anon, rss_file, threads, fds, cpu_ns, shim_cpu_ns;
+    uint64_t allocs, frees, bytes_alloc, heap_usable, shim_resident, trace_bytes;
+    uint64_t heap_bytes, heap_blocks; /* the analyzer's, at this tick */
+};
+
+/* The last MEMORY record: the allocator's view and the shim's memory. */
+struct ps_memory {
+    bool present;
+    uint64_t tick, shim_resident, shim_mapped;
+    int allocator;       /* 0 unknown, 1 glibc */
+    uint64_t system, in_use, free, mmapped;
+    uint64_t shim_resident_peak;
+};
+
+/* A SAMPLING record: from TICK on, allocation events are sampled at SHIFT. */
+struct ps_level {
+    uint64_t tick;
+    unsigned shift;      /* PS_SAMPLE_OFF: stopped */
+    uint64_t big, cap;
+};
+
 struct ps_trace {
     char *path;
     uint32_t version;          /* the file's format version */
@@ -83,6 +113,12 @@ struct ps_trace {
     uint64_t (*syncs)[2];
     size_t nsyncs, syncs_cap;
     struct ps_net *net;        /* call, peer and process statistics (net.h) */
+    struct ps_sample *samples; /* RESOURCE records, in file order */
+    size_t nsamples, samples_cap;
+    struct ps_memory mem;
+    struct ps_level *levels;   /* SAMPLING records */
+    size_t nlevels;
+    uint64_t file_bytes;       /* the trace file's size */
     uint64_t events;           /* events delivered */
     uint64_t last_tick;
 };

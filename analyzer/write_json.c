@@ -99,6 +99,47 @@ static void net_json(cJSON *root, const struct ps_net_summary *n)
     add_u64(root, "connections_peak", n->connections_peak);
 }
 
+static void add_rate(cJSON *o, const char *key, double v)
+{
+    cJSON_AddNumberToObject(o, key, round(v * 10) / 10);
+}
+
+static void resources_json(cJSON *root, const struct ps_resources *x)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "resources");
+    add_u64(o, "rss_start_bytes", x->rss_start);
+    add_u64(o, "rss_peak_bytes", x->rss_peak);
+    add_u64(o, "rss_end_bytes", x->rss_end);
+    add_rate(o, "rss_growth_bytes_per_min", x->rss_growth_bytes_per_min);
+    add_rate(o, "heap_growth_bytes_per_min", x->heap_growth_bytes_per_min);
+    add_u64(o, "threads_peak", x->threads_peak);
+    add_u64(o, "fds_peak", x->fds_peak);
+    add_u64(o, "samples", x->samples);
+    add_u64(o, "vm_peak_bytes", x->vm_peak);
+    add_u64(o, "heap_end_bytes", x->heap_end);
+    cJSON_AddNumberToObject(o, "rss_steadiness", round(x->rss_steadiness * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "heap_steadiness", round(x->heap_steadiness * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "warmup_s", round(x->warmup_s * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "window_s", round(x->window_s * 1000) / 1000);
+    cJSON_AddStringToObject(o, "verdict", x->verdict);
+    cJSON_AddNumberToObject(o, "cpu_s", round(x->cpu_s * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "shim_cpu_s", round(x->shim_cpu_s * 1000) / 1000);
+    add_u64(o, "shim_memory_peak_bytes", x->shim_memory_peak);
+    add_u64(o, "trace_bytes", x->trace_bytes);
+    add_rate(o, "trace_bytes_per_min", x->trace_bytes_per_min);
+    if (x->has_memory) {
+        cJSON *m = cJSON_AddObjectToObject(o, "memory");
+        cJSON_AddStringToObject(m, "allocator", x->allocator);
+        add_u64(m, "rss_bytes", x->mem_rss);
+        add_u64(m, "rss_anon_bytes", x->mem_rss_anon);
+        add_u64(m, "rss_file_bytes", x->mem_rss_file);
+        add_u64(m, "heap_live_bytes", x->mem_heap_live);
+        add_u64(m, "allocator_overhead_bytes", x->mem_allocator_overhead);
+        add_u64(m, "allocator_free_bytes", x->mem_allocator_free);
+        add_u64(m, "non_heap_bytes", x->mem_non_heap);
+    }
+}
+
 static cJSON *report_json(const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -131,6 +172,14 @@ static cJSON *report_json(const struct ps_report *r)
     add_u64(sum, "reachable_bytes", 0);
     add_u64(sum, "reachable_blocks", 0);
     add_u64(sum, "untracked_frees", h->unknown_frees);
+    cJSON_AddBoolToObject(sum, "live_at_end", r->live_at_end);
+    cJSON_AddBoolToObject(sum, "sampled", h->shift != 0 || h->frozen);
+    if (h->shift || h->frozen) {
+        cJSON_AddNumberToObject(sum, "sampled_from_s", ps_trace_seconds(t, h->sampled_tick));
+        add_u64(sum, "sample_one_in", h->shift ? 1ull << h->shift : 0);
+        if (h->frozen)
+            cJSON_AddNumberToObject(sum, "heap_events_stopped_s", ps_trace_seconds(t, h->frozen_tick));
+    }
 
     cJSON *leaks = cJSON_AddArrayToObject(root, "leaks");
     for (size_t i = 0; i < r->nleaks; i++) {
@@ -143,7 +192,22 @@ static cJSON *report_json(const struct ps_report *r)
         cJSON_AddItemToArray(leaks, o);
     }
     net_json(root, &r->net);
-    cJSON_AddArrayToObject(root, "leak_suspects");
+    if (r->res.present)
+        resources_json(root, &r->res);
+    cJSON *sus = cJSON_AddArrayToObject(root, "leak_suspects");
+    for (size_t i = 0; i < r->nsuspects; i++) {
+        const struct ps_suspect *p = &r->suspects[i].s;
+        cJSON *o = cJSON_CreateObject();
+        add_rate(o, "growth_bytes_per_min", p->growth_bytes_per_min);
+        add_rate(o, "growth_blocks_per_min", p->growth_blocks_per_min);
+        add_rate(o, "recent_growth_bytes_per_min", p->recent_bytes_per_min);
+        add_u64(o, "live_bytes_end", p->live_bytes_end);
+        add_u64(o, "live_blocks_end", p->live_blocks_end);
+        cJSON_AddNumberToObject(o, "steadiness", round(p->steadiness * 1000) / 1000);
+        cJSON_AddStringToObject(o, "status", p->status);
+        cJSON_AddItemToObject(o, "stack", stack_json(r->suspects[i].frames, r->suspects[i].nframes));
+        cJSON_AddItemToArray(sus, o);
+    }
     return root;
 }
 

@@ -1,0 +1,72 @@
+/* Shared pieces of the command line (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+
+int output_open(struct output *o, const char *path)
+{
+    o->path = path;
+    o->tmp = NULL;
+    if (!path || strcmp(path, "-") == 0) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t n = strlen(path) + 32;
+    o->tmp = malloc(n);
+    if (!o->tmp)
+        return PS_ENOMEM;
+    snprintf(o->tmp, n, "%s.tmp.%d", path, (int)getpid());
+    o->f = fopen(o->tmp, "wx");
+    if (!o->f) {
+        int e = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        return ps_error_set(PS_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int output_close(struct output *o, int rc)
+{
+    if (o->f == stdout) {
+        if (fflush(stdout) != 0 && !rc)
+            rc = ps_error_set(PS_EIO, "cannot write to standard output: %s", strerror(errno));
+        return rc;
+    }
+    if (fclose(o->f) != 0 && !rc)
+        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    if (!rc && rename(o->tmp, o->path) != 0)
+        rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    if (rc)
+        unlink(o->tmp);
+    free(o->tmp);
+    return rc;
+}
+
+int ps_parse_duration(const char *s, double *seconds)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0 || *s == '-' || *s == '+')
+        return -1;
+    double mult = 1;
+    if (strcmp(end, "ms") == 0)
+        mult = 0.001;
+    else if (strcmp(end, "s") == 0 || *end == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600;
+    else
+        return -1;
+    *seconds = v * mult;
+    return 0;
+}
