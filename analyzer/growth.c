@@ -139,14 +139,16 @@ static int suspect_cmp(const void *a, const void *b)
 
 /* The sites whose live bytes keep growing after the warm-up. */
 static int find_suspects(struct ps_growth *g, const struct ps_heap *h, double warmup_s,
-                         struct ps_suspect **out, size_t *nout)
+                         double limit_s, struct ps_suspect **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
-    unsigned first = 0;
+    unsigned first = 0, last = g->npoints;
     while (first < g->npoints && g->times[first] < warmup_s)
         first++;
-    size_t n = g->npoints - first;
+    while (last > first && g->times[last - 1] > limit_s + 1e-9)
+        last--;
+    size_t n = last - first;
     if (n < MIN_POINTS)
         return 0;
     double *x = g->times + first;
@@ -257,7 +259,11 @@ int ps_growth_finish(struct ps_growth *g, const struct ps_trace *t, const struct
     }
     size_t m = 0;
     double mean_rss = 0, mean_heap = 0;
-    for (size_t i = 0; i < n; i++) {
+    /* The last sample of a process that exited was taken at exit, after
+     * whatever it freed on the way out: not part of the run's growth. */
+    size_t fit_n = t->end.has_end && n > 2 ? n - 1 : n;
+    double limit_s = ps_trace_seconds(t, s[fit_n - 1].tick);
+    for (size_t i = 0; i < fit_n; i++) {
         double sec = ps_trace_seconds(t, s[i].tick);
         if (sec < warmup_s)
             continue;
@@ -283,7 +289,7 @@ int ps_growth_finish(struct ps_growth *g, const struct ps_trace *t, const struct
     if (m < MIN_POINTS) {
         res->verdict = "too short";
     } else {
-        rc = find_suspects(g, h, warmup_s, suspects, nsuspects);
+        rc = find_suspects(g, h, warmup_s, limit_s, suspects, nsuspects);
         bool growing = false;
         for (size_t i = 0; i < *nsuspects; i++)
             growing |= strcmp((*suspects)[i].status, "plateau") != 0;

@@ -102,20 +102,27 @@ static struct ps_site *site(struct ps_heap *h, uint32_t stack)
     return &h->sites[stack];
 }
 
-/* How many blocks a tracked block stands for. */
-static inline uint64_t weight(const struct ps_heap *h, uint64_t size)
+/* How many bytes and blocks a tracked block stands for. */
+static inline uint64_t wbytes(const struct ps_heap *h, uint64_t size)
 {
-    return h->shift && size < PS_SAMPLE_BIG ? 1ull << h->shift : 1;
+    return h->shift && size < (1ull << h->shift) ? 1ull << h->shift : size;
+}
+
+static inline uint64_t wblocks(const struct ps_heap *h, uint64_t size)
+{
+    if (!h->shift || size >= (1ull << h->shift))
+        return 1;
+    return size ? ((1ull << h->shift) + size / 2) / size : 1ull << h->shift;
 }
 
 static void drop(struct ps_heap *h, struct ps_block *b)
 {
-    uint64_t w = weight(h, b->size);
-    h->heap_bytes -= b->size * w;
-    h->heap_blocks -= w;
+    uint64_t wb = wbytes(h, b->size), wk = wblocks(h, b->size);
+    h->heap_bytes -= wb;
+    h->heap_blocks -= wk;
     if (b->stack < h->nsites) {
-        h->sites[b->stack].live_bytes -= b->size * w;
-        h->sites[b->stack].live_blocks -= w;
+        h->sites[b->stack].live_bytes -= wb;
+        h->sites[b->stack].live_blocks -= wk;
     }
     erase(h, b);
 }
@@ -126,7 +133,7 @@ static void apply(struct ps_heap *h, const struct ps_event *ev)
         return;
     if (ev->kind == PS_EV_FREE) {
         struct ps_block *b = find(h, ev->addr);
-        uint64_t w = b ? weight(h, b->size) : 0;
+        uint64_t w = b ? wblocks(h, b->size) : 0;
         if (b)
             drop(h, b);
         else if (!ev->realloc && !h->shift)
@@ -159,23 +166,23 @@ static void apply(struct ps_heap *h, const struct ps_event *ev)
         h->error = PS_ENOMEM;
         return;
     }
-    uint64_t w = weight(h, size);
+    uint64_t wb = wbytes(h, size), w = wblocks(h, size);
     h->live[s] = (struct ps_block){ev->addr, size, ev->stack};
-    h->heap_bytes += size * w;
+    h->heap_bytes += wb;
     h->heap_blocks += w;
     if (ev->realloc)
         h->reallocations += w;
     else
         h->allocations += w;
-    h->total_allocated += size * w;
+    h->total_allocated += wb;
     if (h->heap_bytes > h->peak_bytes) {
         h->peak_bytes = h->heap_bytes;
         h->peak_tick = ev->tick;
     }
     st->alloc_count += w;
-    st->alloc_bytes += size * w;
+    st->alloc_bytes += wb;
     st->live_blocks += w;
-    st->live_bytes += size * w;
+    st->live_bytes += wb;
 }
 
 void ps_heap_flush(struct ps_heap *h)
@@ -237,11 +244,11 @@ void ps_heap_sampling(struct ps_heap *h, unsigned shift, uint64_t tick)
         while (n[s].addr)
             s = (s + 1) & (h->live_cap - 1);
         n[s] = b;
-        uint64_t w = weight(h, b.size);
-        h->heap_bytes += b.size * w;
+        uint64_t wb = wbytes(h, b.size), w = wblocks(h, b.size);
+        h->heap_bytes += wb;
         h->heap_blocks += w;
         if (b.stack < h->nsites) {
-            h->sites[b.stack].live_bytes += b.size * w;
+            h->sites[b.stack].live_bytes += wb;
             h->sites[b.stack].live_blocks += w;
         }
     }

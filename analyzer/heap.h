@@ -12,10 +12,10 @@
  * size of every reallocation.
  *
  * Sampled traces (trace size cap, SAMPLING records): from a switch on, a
- * block under PS_SAMPLE_BIG stands for 2^shift blocks like it, so every
- * count and byte total is an estimate weighted that way; at each switch
- * the blocks the new rule would not have recorded are dropped from the map
- * and the rest re-weighted (see ps_heap_sampling).
+ * block smaller than R = 2^shift bytes stands for R bytes (R / size blocks,
+ * rounded), so every count and byte total is an estimate weighted that
+ * way; at each switch the blocks the new rule would not have recorded are
+ * dropped from the map and the rest re-weighted (see ps_heap_sampling).
  */
 #ifndef PERFSHIM_HEAP_H
 #define PERFSHIM_HEAP_H
@@ -51,7 +51,7 @@ struct ps_heap {
     struct ps_site *sites;      /* by stack id */
     uint64_t nsites;
     int error;
-    unsigned shift;             /* sampling: 0 full, else small blocks weigh 2^shift */
+    unsigned shift;             /* sampling: 0 full, else one sample per 2^shift bytes */
     bool frozen;                /* allocation events stopped (PS_SAMPLE_OFF) */
     uint64_t sampled_tick, frozen_tick; /* first switch, the stop */
     /* Events wait here PS_HEAP_BATCH long: each one's map slot is

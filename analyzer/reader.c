@@ -161,7 +161,7 @@ static int parse_sampling(struct ps_trace *t, const uint8_t *p, const uint8_t *e
     uint64_t shift;
     if (ps_get_uv(&p, end, &l.tick) || ps_get_uv(&p, end, &shift) || ps_get_uv(&p, end, &l.big) ||
         ps_get_uv(&p, end, &l.cap) || shift == 0 || shift > PS_SAMPLE_OFF ||
-        l.big != PS_SAMPLE_BIG || t->nlevels >= 64)
+        l.big != (shift < PS_SAMPLE_OFF ? 1ull << shift : 0) || t->nlevels >= 64)
         return 1;
     if (t->nlevels && shift <= t->levels[t->nlevels - 1].shift)
         return 1; /* the shim only ever raises it */

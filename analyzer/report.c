@@ -142,6 +142,15 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps
         ps_report_free(r);
         return rc;
     }
+    /* Sampled by address, a block that is freed and handed out again stays
+     * in or out of the sample: counts are better taken from the shim's own
+     * exact counters (its last resource sample). */
+    if ((r->h->shift || r->h->frozen) && t->nsamples) {
+        const struct ps_sample *last = &t->samples[t->nsamples - 1];
+        r->h->allocations = last->allocs;
+        r->h->frees = last->frees;
+        r->h->total_allocated = last->bytes_alloc;
+    }
     struct ps_suspect *sus = NULL;
     size_t nsus = 0;
     rc = ps_growth_finish(&r->growth, t, r->h, r->duration_s, opts ? opts->warmup_s : -1, &r->res,

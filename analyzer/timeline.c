@@ -5,6 +5,7 @@
  * shim's running count of usable sizes. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,29 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The sampler's period: the median spacing (the last sample, at exit,
+ * comes early). */
+static double sample_period_ms(const struct row *rows, size_t n)
+{
+    if (n < 2)
+        return 0;
+    double *d = malloc((n - 1) * sizeof *d);
+    if (!d)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        d[i - 1] = rows[i].time_s - rows[i - 1].time_s;
+    qsort(d, n - 1, sizeof *d, cmp_double);
+    double med = d[(n - 1) / 2] * 1000;
+    free(d);
+    return med;
+}
+
 static int write_json(FILE *out, const struct ps_report *r, const struct row *rows)
 {
     const struct ps_trace *t = r->t;
@@ -79,9 +103,7 @@ static int write_json(FILE *out, const struct ps_report *r, const struct row *ro
             fputs(", ", out);
         json_string(out, t->proc.argv[i]);
     }
-    double period = t->nsamples > 1 ? (rows[t->nsamples - 1].time_s - rows[0].time_s) /
-                                          (double)(t->nsamples - 1) * 1000
-                                    : 0;
+    double period = sample_period_ms(rows, t->nsamples);
     fprintf(out, "], \"sample_ms\": %.0f, \"samples\": [", period);
     for (size_t i = 0; i < t->nsamples; i++) {
         const struct ps_sample *s = rows[i].s;
@@ -137,8 +159,8 @@ struct series {
 };
 
 /* One panel: series against time, y from 0 to a nice maximum. */
-static void panel(FILE *out, int top, const char *ylabel, double scale, const double *x, size_t n,
-                  double xmax, const struct series *ss, size_t ns)
+static void panel(FILE *out, int top, const char *ylabel, double scale, bool integer, const double *x,
+                  size_t n, double xmax, const struct series *ss, size_t ns)
 {
     double ymax = 0;
     for (size_t k = 0; k < ns; k++)
@@ -146,6 +168,8 @@ static void panel(FILE *out, int top, const char *ylabel, double scale, const do
             if (ss[k].v[i] / scale > ymax)
                 ymax = ss[k].v[i] / scale;
     double ystep = nice_step(ymax > 0 ? ymax : 1, 4);
+    if (integer && ystep < 1)
+        ystep = 1; /* threads and fds come whole */
     double ytop = ceil((ymax > 0 ? ymax : 1) / ystep) * ystep;
     double xstep = nice_step(xmax > 0 ? xmax : 1, 8);
     double pw = W - LEFT - RIGHT;
@@ -235,10 +259,10 @@ static int write_svg(FILE *out, const struct ps_report *r, const struct row *row
     struct series thr[] = {{"threads", "#2ca02c", v[2]}};
     struct series fds[] = {{"open fds", "#9467bd", v[3]}};
     struct series cpu[] = {{"CPU", "#ff7f0e", v[4]}};
-    panel(out, TOP, unit, scale, x, n, xmax, mem, 3);
-    panel(out, TOP + (PANEL_H + GAP), "threads", 1, x, n, xmax, thr, 1);
-    panel(out, TOP + 2 * (PANEL_H + GAP), "open fds", 1, x, n, xmax, fds, 1);
-    panel(out, TOP + 3 * (PANEL_H + GAP), "CPU (% of one core)", 1, x, n, xmax, cpu, 1);
+    panel(out, TOP, unit, scale, false, x, n, xmax, mem, 3);
+    panel(out, TOP + (PANEL_H + GAP), "threads", 1, true, x, n, xmax, thr, 1);
+    panel(out, TOP + 2 * (PANEL_H + GAP), "open fds", 1, true, x, n, xmax, fds, 1);
+    panel(out, TOP + 3 * (PANEL_H + GAP), "CPU (% of one core)", 1, false, x, n, xmax, cpu, 1);
     fprintf(out, "</svg>\n");
     free(x);
     for (int k = 0; k < 6; k++)

@@ -96,8 +96,8 @@ struct ps_memory {
 /* A SAMPLING record: from TICK on, allocation events are sampled at SHIFT. */
 struct ps_level {
     uint64_t tick;
-    unsigned shift;      /* PS_SAMPLE_OFF: stopped */
-    uint64_t big, cap;
+    unsigned shift;      /* one sample per 2^shift bytes; PS_SAMPLE_OFF: stopped */
+    uint64_t big, cap;   /* big: 2^shift (0 when stopped); cap: the size cap */
 };
 
 struct ps_trace {

@@ -176,7 +176,7 @@ static cJSON *report_json(const struct ps_report *r)
     cJSON_AddBoolToObject(sum, "sampled", h->shift != 0 || h->frozen);
     if (h->shift || h->frozen) {
         cJSON_AddNumberToObject(sum, "sampled_from_s", ps_trace_seconds(t, h->sampled_tick));
-        add_u64(sum, "sample_one_in", h->shift ? 1ull << h->shift : 0);
+        add_u64(sum, "sample_bytes", h->shift ? 1ull << h->shift : 0);
         if (h->frozen)
             cJSON_AddNumberToObject(sum, "heap_events_stopped_s", ps_trace_seconds(t, h->frozen_tick));
     }

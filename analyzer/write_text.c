@@ -142,21 +142,135 @@ static void text_net(FILE *out, const struct ps_net_summary *n)
     }
 }
 
+/* "+1.2 MiB/min" */
+static const char *rate(double bpm, char *buf)
+{
+    char h[32];
+    human((uint64_t)(bpm < 0 ? -bpm : bpm), h);
+    snprintf(buf, 48, "%s%s/min", bpm < 0 ? "-" : "+", h);
+    return buf;
+}
+
+/* The first frame that is not the allocator's: what a suspect is called. */
+static const struct ps_frame *site_frame(const struct ps_frame *f, size_t n)
+{
+    static const char *const alloc_fns[] = {"malloc", "calloc", "realloc", "reallocarray",
+                                            "posix_memalign", "aligned_alloc", "memalign",
+                                            "valloc", "pvalloc", "operator new", "strdup", NULL};
+    for (size_t i = 0; i < n; i++) {
+        bool is_alloc = false;
+        for (const char *const *a = alloc_fns; *a && f[i].function; a++)
+            is_alloc |= strncmp(f[i].function, *a, strlen(*a)) == 0;
+        if (!is_alloc)
+            return &f[i];
+    }
+    return n ? &f[0] : NULL;
+}
+
+/* One line: growing or stable, by how much, and the top suspect. */
+static void text_verdict(FILE *out, const struct ps_report *r)
+{
+    const struct ps_resources *x = &r->res;
+    char a[48], b[48];
+    if (!x->present)
+        return;
+    if (strcmp(x->verdict, "too short") == 0) {
+        fprintf(out, "VERDICT: TOO SHORT to judge growth: %.1f s of samples after a %.1f s warm-up "
+                     "(run longer, or lower --warmup)\n",
+                x->window_s, x->warmup_s);
+        return;
+    }
+    fprintf(out, "VERDICT: %s: heap %s, RSS %s over %.1f s after a %.1f s warm-up",
+            strcmp(x->verdict, "growing") == 0 ? "GROWING" : "STABLE",
+            rate(x->heap_growth_bytes_per_min, a), rate(x->rss_growth_bytes_per_min, b), x->window_s,
+            x->warmup_s);
+    if (r->nsuspects) {
+        const struct ps_suspect_rep *s = &r->suspects[0];
+        const struct ps_frame *f = site_frame(s->frames, s->nframes);
+        char loc[512] = "";
+        if (f)
+            location(f, loc, sizeof loc);
+        fprintf(out, "; top suspect %s (%s) %s, %s", f && f->function ? f->function : "??", loc,
+                rate(s->s.growth_bytes_per_min, a), s->s.status);
+    }
+    fprintf(out, "\n");
+}
+
+#define TOP_SUSPECTS 10
+
+static void text_growth(FILE *out, const struct ps_report *r)
+{
+    const struct ps_resources *x = &r->res;
+    char a[48], b[48], c[48], d[48];
+    if (!x->present)
+        return;
+    fprintf(out, "\nResources (%" PRIu64 " samples; growth fitted after %.1f s)\n", x->samples,
+            x->warmup_s);
+    fprintf(out, "  %-22s %s at start, %s peak, %s at end; %s (steadiness %.2f)\n", "RSS",
+            human(x->rss_start, a), human(x->rss_peak, b), human(x->rss_end, c),
+            rate(x->rss_growth_bytes_per_min, d), x->rss_steadiness);
+    fprintf(out, "  %-22s %s peak, %s at end; %s (steadiness %.2f)\n", "live heap",
+            human(x->heap_peak, a), human(x->heap_end, b), rate(x->heap_growth_bytes_per_min, c),
+            x->heap_steadiness);
+    fprintf(out, "  %-22s %" PRIu64 " threads, %" PRIu64 " fds; CPU %.2f s\n", "peaks",
+            x->threads_peak, x->fds_peak, x->cpu_s);
+    if (x->has_memory) {
+        fprintf(out, "  %-22s RSS %s = live heap %s", "where RSS goes", human(x->mem_rss, a),
+                human(x->mem_heap_live, b));
+        if (strcmp(x->allocator, "glibc") == 0)
+            fprintf(out, " + malloc overhead %s\n  %-22s + free memory malloc keeps %s",
+                    human(x->mem_allocator_overhead, c), "", human(x->mem_allocator_free, d));
+        fprintf(out, " + not heap %s\n  %-22s (not heap: code, files, stacks, other mappings)\n",
+                human(x->mem_non_heap, a), "");
+    }
+    fprintf(out, "  %-22s %s resident; trace %s (%s)\n", "perfshim itself",
+            human(x->shim_memory_peak, a), human(x->trace_bytes, b), rate(x->trace_bytes_per_min, c));
+    if (!r->nsuspects) {
+        fprintf(out, "\nNo leak suspects: no allocation site's live bytes kept growing\n");
+        return;
+    }
+    size_t shown = r->nsuspects < TOP_SUSPECTS ? r->nsuspects : TOP_SUSPECTS;
+    fprintf(out, "\nLeak suspects (sites whose live bytes grew; fastest first)\n");
+    for (size_t i = 0; i < shown; i++) {
+        const struct ps_suspect_rep *s = &r->suspects[i];
+        fprintf(out, "\n#%zu  %s, %s live at end in %s blocks; %s (steadiness %.2f, recent %s)\n",
+                i + 1, rate(s->s.growth_bytes_per_min, a), human(s->s.live_bytes_end, b),
+                commas(s->s.live_blocks_end, c), s->s.status, s->s.steadiness,
+                rate(s->s.recent_bytes_per_min, d));
+        size_t nf = s->nframes < TOP_FRAMES ? s->nframes : TOP_FRAMES;
+        for (size_t k = 0; k < nf; k++) {
+            const struct ps_frame *f = &s->frames[k];
+            char loc[512];
+            location(f, loc, sizeof loc);
+            fprintf(out, "    %-44.44s %s%s\n", f->function ? f->function : "??", loc,
+                    f->inlined ? "  (inlined)" : "");
+        }
+    }
+    if (r->nsuspects > shown)
+        fprintf(out, "\n  ... %zu more suspects\n", r->nsuspects - shown);
+}
+
 static void text_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
     const struct ps_heap *h = r->h;
     char a[32], b[32], c[32], cmd[80];
     command_line(t, cmd, sizeof cmd);
+    text_verdict(out, r);
     fprintf(out, "perfshim report: %s\n", cmd);
     fprintf(out, "  pid %" PRIu64 ", %s after %.3f s; trace %s\n", t->proc.pid, r->exit,
             r->duration_s, t->path);
-    if (t->end.truncated || !t->end.has_end)
-        fprintf(out, "  the process did not exit through exit(): blocks below were live when the "
-                     "trace ends\n");
+    if (r->live_at_end)
+        fprintf(out, "  the process did not exit (killed, or still running): the blocks below were "
+                     "live when the trace ends, not proven leaked\n");
+    if (h->shift || h->frozen)
+        fprintf(out, "  the trace reached PERFSHIM_MAX_TRACE_MB: from %.1f s on, heap figures are "
+                     "estimates from sampled blocks%s\n",
+                ps_trace_seconds(t, h->sampled_tick), h->frozen ? "; allocation events stopped at the cap" : "");
     fprintf(out, "\n");
+    const char *what = r->live_at_end ? "LIVE AT END" : "LEAKED";
     if (r->leaked_blocks)
-        fprintf(out, "LEAKED %s (%s bytes) in %s blocks from %zu sites\n", human(r->leaked_bytes, a),
+        fprintf(out, "%s %s (%s bytes) in %s blocks from %zu sites\n", what, human(r->leaked_bytes, a),
                 commas(r->leaked_bytes, b), commas(r->leaked_blocks, c), r->nleaks);
     else
         fprintf(out, "no leaks: every block allocated under perfshim was freed\n");
@@ -173,11 +287,12 @@ static void text_one(FILE *out, const struct ps_report *r)
     if (h->unknown_frees)
         fprintf(out, "  %-22s %16s  (blocks allocated before tracing began)\n", "untracked frees",
                 commas(h->unknown_frees, a));
+    text_growth(out, r);
     text_net(out, &r->net);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     if (shown)
-        fprintf(out, "\nTop %zu of %zu leak sites (largest first; kind: not classified yet)\n", shown,
-                r->nleaks);
+        fprintf(out, "\nTop %zu of %zu %s sites (largest first; kind: not classified yet)\n", shown,
+                r->nleaks, r->live_at_end ? "live-at-end" : "leak");
     for (size_t i = 0; i < shown; i++) {
         const struct ps_leak *l = &r->leaks[i];
         fprintf(out, "\n#%zu  %s bytes in %s blocks\n", i + 1, commas(l->bytes, a),
@@ -266,7 +381,14 @@ static void md_one(FILE *out, const struct ps_report *r)
     command_line(t, cmd, sizeof cmd);
     fprintf(out, "## perfshim report: `%s`\n\n", cmd);
     fprintf(out, "pid %" PRIu64 ", %s after %.3f s\n\n", t->proc.pid, r->exit, r->duration_s);
-    fprintf(out, "**%s**\n\n", r->leaked_blocks ? "Leaks found" : "No leaks");
+    if (r->res.present) {
+        const struct ps_resources *x = &r->res;
+        char g1[48], g2[48];
+        fprintf(out, "**Verdict: %s**: heap %s, RSS %s over %.1f s after a %.1f s warm-up\n\n",
+                x->verdict, rate(x->heap_growth_bytes_per_min, g1), rate(x->rss_growth_bytes_per_min, g2),
+                x->window_s, x->warmup_s);
+    }
+    fprintf(out, "**%s**\n\n", !r->leaked_blocks ? "No leaks" : r->live_at_end ? "Blocks live at end (the process did not exit)" : "Leaks found");
     fprintf(out, "| metric | value |\n|---|---:|\n");
     fprintf(out, "| allocations | %s |\n", commas(h->allocations, a));
     fprintf(out, "| frees | %s |\n", commas(h->frees, a));
@@ -275,6 +397,29 @@ static void md_one(FILE *out, const struct ps_report *r)
     fprintf(out, "| peak heap bytes | %s |\n", commas(h->peak_bytes, a));
     fprintf(out, "| leaked bytes | %s |\n", commas(r->leaked_bytes, a));
     fprintf(out, "| leaked blocks | %s |\n", commas(r->leaked_blocks, a));
+    if (r->res.present) {
+        const struct ps_resources *x = &r->res;
+        fprintf(out, "| RSS start / peak / end bytes | %" PRIu64 " / %" PRIu64 " / %" PRIu64 " |\n",
+                x->rss_start, x->rss_peak, x->rss_end);
+        fprintf(out, "| threads peak | %" PRIu64 " |\n| fds peak | %" PRIu64 " |\n", x->threads_peak,
+                x->fds_peak);
+    }
+    if (r->nsuspects) {
+        fprintf(out, "\n### Leak suspects\n\n| growth | live at end | status | site |\n|---:|---:|---|---|\n");
+        for (size_t i = 0; i < r->nsuspects && i < TOP_SUSPECTS; i++) {
+            const struct ps_suspect_rep *s = &r->suspects[i];
+            const struct ps_frame *f = site_frame(s->frames, s->nframes);
+            char g[48], loc[512] = "";
+            if (f)
+                location(f, loc, sizeof loc);
+            fprintf(out, "| %s | %s | %s | ", rate(s->s.growth_bytes_per_min, g),
+                    commas(s->s.live_bytes_end, a), s->s.status);
+            md_escape(out, f && f->function ? f->function : "??");
+            fprintf(out, " ");
+            md_escape(out, loc);
+            fprintf(out, " |\n");
+        }
+    }
     md_net(out, &r->net);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     for (size_t i = 0; i < shown; i++) {

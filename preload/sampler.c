@@ -14,9 +14,9 @@
  * counted in fds.
  *
  * Trace size cap (PERFSHIM_MAX_TRACE_MB): allocation events are recorded in
- * full until half of it, then sampled at shift 4, 7, 10, 13 (one small
- * block in 16, 128, 1024, 8192; see ps_sample_keep), each step after
- * another eighth of the cap, and stopped at the cap.  Each step writes a
+ * full until half of it, then sampled by bytes, one sample per 256 B,
+ * 2 KiB, 16 KiB, 128 KiB (see ps_sample_keep), each step after another
+ * eighth of the cap, and stopped at the cap.  Each step writes a
  * SAMPLING record.  Past the cap, resource samples are written every 10 s
  * and statistics every 60th round, so the file keeps growing only by a few
  * KiB a minute.
@@ -277,7 +277,7 @@ static void sample(uint64_t now, bool final)
 
 static void check_cap(void)
 {
-    static const unsigned shifts[] = {4, 7, 10, 13, PS_SAMPLE_OFF};
+    static const unsigned shifts[] = {8, 11, 14, 17, PS_SAMPLE_OFF};
     if (!ps__opt.max_trace_mb)
         return;
     uint64_t cap = (uint64_t)ps__opt.max_trace_mb << 20;
@@ -295,7 +295,7 @@ static void check_cap(void)
     uint8_t *p = rec;
     p = ps_put_uv(p, ps_now());
     p = ps_put_uv(p, want);
-    p = ps_put_uv(p, PS_SAMPLE_BIG);
+    p = ps_put_uv(p, want < PS_SAMPLE_OFF ? 1ull << want : 0);
     p = ps_put_uv(p, cap);
     ps_writer_record(PS_REC_SAMPLING, rec, (size_t)(p - rec), NULL, 0, NULL, 0);
     if (ps__opt.verbose)

@@ -130,29 +130,27 @@ enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 }
 #define PS_STACK_MAX_DEPTH 128
 
 /* ---- allocation sampling (SAMPLING records) ------------------------------
- * Past half of PERFSHIM_MAX_TRACE_MB the shim records a block only when its
- * size is at least PS_SAMPLE_BIG, or when the top SHIFT bits of a hash of
- * its address are zero (one block in 2^SHIFT).  Frees use the same address
- * test (and the block's usable size), so no table of sampled blocks is
- * needed, and a larger SHIFT selects a subset of a smaller one: the
- * analyzer can re-weight what it tracks at every step.  SHIFT
- * PS_SAMPLE_OFF: allocation events stopped. */
-#define PS_SAMPLE_BIG (64u * 1024)
+ * Past half of PERFSHIM_MAX_TRACE_MB the shim records allocations by
+ * sampling bytes: at SHIFT, with R = 2^SHIFT bytes, a block of SIZE < R is
+ * recorded with probability SIZE / R (then it stands for R bytes), a larger
+ * one always.  The coin is a hash of the block's address, so a free makes
+ * the same choice without a table of sampled blocks (with the block's
+ * usable size, never smaller: every recorded block's free is recorded),
+ * and a larger SHIFT keeps a subset of what a smaller one kept: the
+ * analyzer re-weights what it tracks at every step.  SHIFT PS_SAMPLE_OFF:
+ * allocation events stopped. */
 #define PS_SAMPLE_OFF 63u
 
-static inline int ps_sample_hit(uint64_t addr, unsigned shift)
-{
-    uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
-    return shift == 0 || (shift < PS_SAMPLE_OFF && (h >> (64 - shift)) == 0);
-}
-
-/* Is a block of SIZE bytes at ADDR recorded at SHIFT?  (The shim passes
- * the requested size for allocations and the usable size for frees, which
- * is never smaller: every recorded block's free is recorded too.) */
 static inline int ps_sample_keep(uint64_t addr, uint64_t size, unsigned shift)
 {
-    return shift == 0 ||
-           (shift < PS_SAMPLE_OFF && (size >= PS_SAMPLE_BIG || ps_sample_hit(addr, shift)));
+    if (shift == 0)
+        return 1;
+    if (shift >= PS_SAMPLE_OFF)
+        return 0;
+    if (size >= (1ull << shift))
+        return 1;
+    uint64_t h = (addr >> 4) * 0x9e3779b97f4a7c15ull;
+    return h < (size << (64 - shift));
 }
 
 /* ---- varint coding (LEB128) ------------------------------------------- */
