@@ -130,7 +130,11 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps
     }
     struct ps_trace *t = r->t;
     r->live_at_end = !t->end.has_end && !t->end.exec_seen;
-    if (r->live_at_end)
+    if (r->live_at_end && t->end.signal)
+        fprintf(stderr, "perfshim: warning: trace '%s' has no end record: the process died of signal %d; "
+                        "reporting its %llu events up to the last complete record\n",
+                path, t->end.signal, (unsigned long long)t->events);
+    else if (r->live_at_end)
         fprintf(stderr, "perfshim: warning: trace '%s' has no end record (the process was killed "
                         "or is still running); reporting its %llu events up to the last complete "
                         "record\n",

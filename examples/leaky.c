@@ -19,6 +19,12 @@
  * freed.  Try:
  *     perfshim record -- ./build/bin/leaky_demo
  *     perfshim report perfshim.*.trace
+ *
+ * As a long-running server (`--serve PORT`: connections one after another,
+ * until SIGTERM) it is a soak target: the error-path leak grows with every
+ * client, `--client PORT` being the load:
+ *     perfshim soak --duration 20s --load './build/bin/leaky_demo --client 7379' \
+ *         -- ./build/bin/leaky_demo --serve 7379
  */
 #include <arpa/inet.h>
 #include <spawn.h>
@@ -268,10 +274,56 @@ static pid_t start_client(int port)
     return rc == 0 ? pid : -1;
 }
 
+/* Answer one connection's requests until the client hangs up. */
+static void serve_connection(int fd, int *ok, int *errors, size_t *bytes)
+{
+    char request[64], reply[RESPONSE_SIZE + 1];
+    while (fd >= 0 && read_line(fd, request, sizeof request) >= 0) {
+        size_t len = 0;
+        if (handle_request(request, reply, &len) == 0) {
+            (*ok)++;
+            *bytes += len;
+        } else {
+            (*errors)++;
+            strcpy(reply, "ERR");
+            len = 3;
+        }
+        reply[len] = '\n';
+        write_all(fd, reply, len + 1);
+    }
+}
+
+/* --serve PORT: serve on 127.0.0.1:PORT until killed. */
+static int serve_forever(const char *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(port)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1, lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd >= 0)
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 16) != 0) {
+        perror("leaky: listen on 127.0.0.1");
+        return 1;
+    }
+    struct setting *config = parse_config(config_text);
+    (void)config;
+    int ok = 0, errors = 0;
+    size_t bytes = 0;
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        serve_connection(fd, &ok, &errors, &bytes);
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--client") == 0)
         return client(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "--serve") == 0)
+        return serve_forever(argv[2]);
 
     struct setting *config = parse_config(config_text);
     int settings = 0;
@@ -296,20 +348,7 @@ int main(int argc, char **argv)
 
     int ok = 0, errors = 0;
     size_t bytes = 0;
-    char request[64], reply[RESPONSE_SIZE + 1];
-    while (fd >= 0 && read_line(fd, request, sizeof request) >= 0) {
-        size_t len = 0;
-        if (handle_request(request, reply, &len) == 0) {
-            ok++;
-            bytes += len;
-        } else {
-            errors++;
-            strcpy(reply, "ERR");
-            len = 3;
-        }
-        reply[len] = '\n';
-        write_all(fd, reply, len + 1);
-    }
+    serve_connection(fd, &ok, &errors, &bytes);
     if (fd >= 0)
         close(fd);
     int status = 0;

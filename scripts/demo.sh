@@ -3,7 +3,9 @@
 # path: examples/leaky.c, a toy key-value server on 127.0.0.1 that leaks on
 # an error path and in its config parser, and now and then waits 2 ms for
 # its "disk".  Prints the text report of its trace (leaks, requests, calls,
-# peers) and its leak and off-CPU flame graphs as folded stacks.
+# peers) and its leak and off-CPU flame graphs as folded stacks.  Then a
+# 20-second soak of the same program as a long-running server under a
+# looping client: the verdict, the growing site, and a timeline chart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -21,3 +23,14 @@ build/bin/perfshim flame --type leak "$out"/leaky.*.trace
 echo
 echo "== perfshim flame --type offcpu $out/leaky.*.trace   (microseconds blocked, by stack)"
 build/bin/perfshim flame --type offcpu "$out"/leaky.*.trace
+echo
+# A free loopback port for the soak (bash's /dev/tcp: a connect that fails means free).
+port=$((20000 + RANDOM % 20000))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+echo "== perfshim soak --duration 20s --warmup 4s --load 'leaky_demo --client $port' -- leaky_demo --serve $port"
+(cd "$out" && "$OLDPWD"/build/bin/perfshim soak --duration 20s --warmup 4s -o "soak.%p.trace" \
+   --load "$OLDPWD/build/bin/leaky_demo --client $port" -- "$OLDPWD"/build/bin/leaky_demo --serve "$port")
+echo
+echo "== perfshim timeline --format svg -o $out/soak.svg $out/soak.*.trace   (open it in a browser)"
+build/bin/perfshim timeline --format svg -o "$out/soak.svg" "$out"/soak.*.trace
+build/bin/perfshim timeline "$out"/soak.*.trace | head -5
