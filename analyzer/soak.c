@@ -336,9 +336,12 @@ int ps_cmd_soak(int argc, char **argv)
     }
     setpgid(server, server);
     unsetenv("LD_PRELOAD"); /* the load and --ready commands run untraced */
-    const char *slash = strrchr(l.target, '/');
-    char mpath[PATH_MAX];
-    metrics_path(mtmpl, server, slash ? slash + 1 : l.target, mpath, sizeof mpath);
+    /* %e is what the shim sees as /proc/self/exe: symlinks resolved */
+    char real[PATH_MAX], mpath[PATH_MAX];
+    if (!realpath(l.target, real))
+        snprintf(real, sizeof real, "%s", l.target);
+    const char *slash = strrchr(real, '/');
+    metrics_path(mtmpl, server, slash ? slash + 1 : real, mpath, sizeof mpath);
 
     int status = 0;
     bool server_gone = false, ready_ok = false;
@@ -349,11 +352,18 @@ int ps_cmd_soak(int argc, char **argv)
             break;
         }
         if (ready) {
+            /* One try may not outlast the timeout, nor ignore ^C. */
             pid_t r = spawn_sh(ready, true);
             int rs = 0;
-            while (r > 0 && waitpid(r, &rs, 0) < 0 && errno == EINTR)
-                ;
-            ready_ok = r > 0 && WIFEXITED(rs) && WEXITSTATUS(rs) == 0;
+            bool done = false;
+            while (r > 0 && !stop_signal && now_s() - t0 < ready_timeout &&
+                   !(done = waitpid(r, &rs, WNOHANG) == r))
+                nap(0.02);
+            if (r > 0 && !done) {
+                kill(-r, SIGKILL);
+                waitpid(r, &rs, 0);
+            }
+            ready_ok = done && WIFEXITED(rs) && WEXITSTATUS(rs) == 0;
         } else {
             ready_ok = listens(server);
         }

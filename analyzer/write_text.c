@@ -268,7 +268,8 @@ static void text_one(FILE *out, const struct ps_report *r)
                      "estimates from sampled blocks%s\n",
                 ps_trace_seconds(t, h->sampled_tick), h->frozen ? "; allocation events stopped at the cap" : "");
     fprintf(out, "\n");
-    const char *what = r->live_at_end ? "LIVE AT END" : "LEAKED";
+    /* Past the cap nothing after the stop was seen: blocks were live then. */
+    const char *what = r->live_at_end || h->frozen ? "LIVE AT END" : "LEAKED";
     if (r->leaked_blocks)
         fprintf(out, "%s %s (%s bytes) in %s blocks from %zu sites\n", what, human(r->leaked_bytes, a),
                 commas(r->leaked_bytes, b), commas(r->leaked_blocks, c), r->nleaks);
@@ -292,7 +293,7 @@ static void text_one(FILE *out, const struct ps_report *r)
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     if (shown)
         fprintf(out, "\nTop %zu of %zu %s sites (largest first; kind: not classified yet)\n", shown,
-                r->nleaks, r->live_at_end ? "live-at-end" : "leak");
+                r->nleaks, r->live_at_end || h->frozen ? "live-at-end" : "leak");
     for (size_t i = 0; i < shown; i++) {
         const struct ps_leak *l = &r->leaks[i];
         fprintf(out, "\n#%zu  %s bytes in %s blocks\n", i + 1, commas(l->bytes, a),

@@ -520,7 +520,8 @@ static void account(struct ps_thread *t, int kind, uint64_t t0, uint64_t t1, lon
         BUMP(c->partial, 1);
     cstat_add(&s->arena, c, ns);
     BUMP(s->changes, 1);
-    if (ns >= ps__offcpu_min_ns && call_class[kind] != CLOCK) {
+    /* Off-CPU events stop with allocation events at the trace size cap. */
+    if (ns >= ps__offcpu_min_ns && call_class[kind] != CLOCK && ps_sample_shift() != PS_SAMPLE_OFF) {
         uint32_t stack = ps_stack_capture(t);
         ps_ev_offcpu(t, t1, ns, (unsigned)kind, stack);
     }
