@@ -138,8 +138,13 @@ static int suspect_cmp(const void *a, const void *b)
 }
 
 /* The sites whose live bytes keep growing after the warm-up. */
+/* SWITCH_S: the last sampling switch (< 0: none); a switch re-weights the
+ * sites' estimates, a step that is not growth, so the window starts after
+ * it when enough points are left, and a sampled site must rise by several
+ * sample sizes R to count. */
 static int find_suspects(struct ps_growth *g, const struct ps_heap *h, double warmup_s,
-                         double limit_s, struct ps_suspect **out, size_t *nout)
+                         double limit_s, double switch_s, double min_rise,
+                         struct ps_suspect **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -148,6 +153,11 @@ static int find_suspects(struct ps_growth *g, const struct ps_heap *h, double wa
         first++;
     while (last > first && g->times[last - 1] > limit_s + 1e-9)
         last--;
+    unsigned after = first;
+    while (after < last && g->times[after] <= switch_s)
+        after++;
+    if (last - after >= MIN_POINTS)
+        first = after;
     size_t n = last - first;
     if (n < MIN_POINTS)
         return 0;
@@ -175,7 +185,7 @@ static int find_suspects(struct ps_growth *g, const struct ps_heap *h, double wa
         mean /= (double)n;
         struct fit f = lsq(x, y, n);
         double rise = f.slope * span;
-        if (f.slope <= 0 || rise < SITE_MIN_RISE || (f.r2 < STEADY && rise < 0.25 * mean))
+        if (f.slope <= 0 || rise < min_rise || (f.r2 < STEADY && rise < 0.25 * mean))
             continue;
         struct fit r = lsq(x + n - recent, y + n - recent, recent);
         struct fit fb = lsq(x, yb, n);
@@ -269,8 +279,9 @@ int ps_growth_finish(struct ps_growth *g, const struct ps_trace *t, const struct
             continue;
         x[m] = sec;
         yr[m] = (double)s[i].rss;
-        /* once recording stopped at the cap, the shim's own count goes on */
-        yh[m] = h->frozen ? (double)s[i].heap_usable : (double)s[i].heap_bytes;
+        /* a sampled trace's estimate jumps at each switch: the shim's own
+         * exact count (usable sizes) is the better series then */
+        yh[m] = t->nlevels ? (double)s[i].heap_usable : (double)s[i].heap_bytes;
         mean_rss += yr[m];
         mean_heap += yh[m];
         m++;
@@ -289,7 +300,17 @@ int ps_growth_finish(struct ps_growth *g, const struct ps_trace *t, const struct
     if (m < MIN_POINTS) {
         res->verdict = "too short";
     } else {
-        rc = find_suspects(g, h, warmup_s, limit_s, suspects, nsuspects);
+        double switch_s = -1, min_rise = SITE_MIN_RISE;
+        if (t->nlevels) {
+            const struct ps_level *lv = &t->levels[t->nlevels - 1];
+            unsigned shift = lv->shift < PS_SAMPLE_OFF ? lv->shift
+                             : t->nlevels > 1           ? t->levels[t->nlevels - 2].shift
+                                                        : 0;
+            switch_s = ps_trace_seconds(t, lv->tick);
+            if (4.0 * (double)(1ull << shift) > min_rise)
+                min_rise = 4.0 * (double)(1ull << shift);
+        }
+        rc = find_suspects(g, h, warmup_s, limit_s, switch_s, min_rise, suspects, nsuspects);
         bool growing = false;
         for (size_t i = 0; i < *nsuspects; i++)
             growing |= strcmp((*suspects)[i].status, "plateau") != 0;

@@ -183,6 +183,9 @@ int main(int argc, char **argv)
         rc = ps_cmd_record(argc - 1, argv + 1);
         if (rc >= 0)
             return rc; /* the target's own status */
+    } else if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        usage(stdout); /* perfshim soak --help, ... */
+        return 0;
     } else if (strcmp(cmd, "timeline") == 0) {
         rc = ps_cmd_timeline(argc - 1, argv + 1);
     } else if (strcmp(cmd, "soak") == 0) {

@@ -64,7 +64,8 @@ static void command_line(const struct ps_trace *t, char *buf, size_t size)
     size_t o = 0;
     buf[0] = 0;
     for (size_t i = 0; i < t->proc.argc && o + 4 < size; i++) {
-        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", t->proc.argv[i]);
+        const char *a = t->proc.argv[i];
+        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", *a ? a : "''");
         if (n < 0 || (size_t)n >= size - o) {
             strcpy(buf + size - 4, "...");
             return;
@@ -230,7 +231,8 @@ static void text_growth(FILE *out, const struct ps_report *r)
         return;
     }
     size_t shown = r->nsuspects < TOP_SUSPECTS ? r->nsuspects : TOP_SUSPECTS;
-    fprintf(out, "\nLeak suspects (sites whose live bytes grew; fastest first)\n");
+    fprintf(out, "\nLeak suspects (sites whose live bytes grew: still growing first, then plateaus; "
+                 "fastest first)\n");
     for (size_t i = 0; i < shown; i++) {
         const struct ps_suspect_rep *s = &r->suspects[i];
         fprintf(out, "\n#%zu  %s, %s live at end in %s blocks; %s (steadiness %.2f, recent %s)\n",
