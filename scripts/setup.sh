@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what perfshim needs from Debian's packages (Debian 12).
 #   scripts/setup.sh          build dependencies
-#   scripts/setup.sh --test   + what the test suite runs (real programs, clang for the fuzz target)
+#   scripts/setup.sh --test   + what the test suite runs (real programs, clang for the fuzz target,
+#                             rsvg-convert and node_exporter as real consumers of our SVG and metrics)
 #   scripts/setup.sh --bench  + the tools the benchmarks compare against (heaptrack, strace)
 #                             and run (redis-server, redis-benchmark for bench/net_bench.sh)
 # Packages already installed are not fetched again, so this is quick and
@@ -12,7 +13,8 @@ pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjs
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev
-                   sqlite3 git cppcheck binutils redis-server redis-tools) ;;
+                   sqlite3 git cppcheck binutils redis-server redis-tools
+                   librsvg2-bin python3-prometheus-client prometheus-node-exporter) ;;
     --bench) pkgs+=(python3 heaptrack time strace redis-server redis-tools) ;;
     *) echo "setup.sh: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
