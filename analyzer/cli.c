@@ -49,6 +49,33 @@ int output_close(struct output *o, int rc)
     return rc;
 }
 
+int ps_reports_build(char *const *paths, size_t n, const struct ps_report_opts *opts,
+                     struct ps_reports *out)
+{
+    out->n = n;
+    out->sym = NULL;
+    out->r = calloc(n ? n : 1, sizeof *out->r);
+    int rc = out->r ? ps_sym_new(&out->sym) : PS_ENOMEM;
+    for (size_t k = 0; !rc && k < n; k++)
+        rc = ps_report_build(paths[k], out->sym, opts, &out->r[k]);
+    if (!rc) {
+        const char *const *w = ps_sym_warnings(out->sym);
+        for (; w && *w; w++)
+            fprintf(stderr, "perfshim: warning: %s\n", *w);
+    }
+    return rc;
+}
+
+void ps_reports_free(struct ps_reports *rs)
+{
+    for (size_t k = 0; rs->r && k < rs->n; k++)
+        ps_report_free(rs->r[k]);
+    free(rs->r);
+    ps_sym_free(rs->sym);
+    rs->r = NULL;
+    rs->sym = NULL;
+}
+
 int ps_parse_duration(const char *s, double *seconds)
 {
     char *end;

@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "report.h"
+
 /* Output goes to a temporary file renamed over the path only on success,
  * so a failed run never destroys what the file held ("-" or NULL: stdout). */
 struct output {
@@ -17,6 +19,20 @@ int output_open(struct output *o, const char *path);
 /* Close (and rename into place); RC is the writer's result, returned or
  * replaced by the first error here. */
 int output_close(struct output *o, int rc);
+
+/* The traces a command reads, analysed, with the symbolizer their frames
+ * point into. */
+struct ps_reports {
+    struct ps_report **r;
+    size_t n;
+    struct ps_symbolizer *sym;
+};
+
+/* Read and analyse N traces (OPTS may be NULL), then print the symbolizer's
+ * warnings; ps_reports_free undoes it (also after a failure). */
+int ps_reports_build(char *const *paths, size_t n, const struct ps_report_opts *opts,
+                     struct ps_reports *out);
+void ps_reports_free(struct ps_reports *rs);
 
 /* "500ms", "90s", "30m", "1h", "2.5" (seconds): 0, or -1 when not a duration. */
 int ps_parse_duration(const char *s, double *seconds);

@@ -96,14 +96,9 @@ void ps_growth_sample(struct ps_growth *g, struct ps_trace *t, struct ps_heap *h
     }
 }
 
-/* Least squares y = a + b x: slope per x unit and R^2 (0 when y is flat). */
-struct fit {
-    double slope, r2;
-};
-
-static struct fit lsq(const double *x, const double *y, size_t n)
+struct ps_fit ps_lsq(const double *x, const double *y, size_t n)
 {
-    struct fit f = {0, 0};
+    struct ps_fit f = {0, 0};
     if (n < 2)
         return f;
     double mx = 0, my = 0;
@@ -183,12 +178,12 @@ static int find_suspects(struct ps_growth *g, const struct ps_heap *h, double wa
             mean += y[i];
         }
         mean /= (double)n;
-        struct fit f = lsq(x, y, n);
+        struct ps_fit f = ps_lsq(x, y, n);
         double rise = f.slope * span;
         if (f.slope <= 0 || rise < min_rise || (f.r2 < STEADY && rise < 0.25 * mean))
             continue;
-        struct fit r = lsq(x + n - recent, y + n - recent, recent);
-        struct fit fb = lsq(x, yb, n);
+        struct ps_fit r = ps_lsq(x + n - recent, y + n - recent, recent);
+        struct ps_fit fb = ps_lsq(x, yb, n);
         if (used == cap) {
             cap *= 2;
             struct ps_suspect *m = realloc(sus, cap * sizeof *m);
@@ -291,7 +286,7 @@ int ps_growth_finish(struct ps_growth *g, const struct ps_trace *t, const struct
         res->window_s = x[m - 1] - x[0];
         mean_rss /= (double)m;
         mean_heap /= (double)m;
-        struct fit fr = lsq(x, yr, m), fh = lsq(x, yh, m);
+        struct ps_fit fr = ps_lsq(x, yr, m), fh = ps_lsq(x, yh, m);
         res->rss_growth_bytes_per_min = fr.slope * 60;
         res->heap_growth_bytes_per_min = fh.slope * 60;
         res->rss_steadiness = fr.r2;

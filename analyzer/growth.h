@@ -56,6 +56,12 @@ struct ps_resources {
     uint64_t mem_allocator_overhead, mem_allocator_free, mem_non_heap;
 };
 
+/* Least squares y = a + b x: the slope per x unit and R^2 (0 when y is flat). */
+struct ps_fit {
+    double slope, r2;
+};
+struct ps_fit ps_lsq(const double *x, const double *y, size_t n);
+
 void ps_growth_init(struct ps_growth *g);
 void ps_growth_free(struct ps_growth *g);
 /* Sample INDEX's tick has been reached in the event stream. */

@@ -39,13 +39,6 @@ static void usage(FILE *out)
     fprintf(out, "\ndocs: docs/usage.md, docs/trace-format.md, docs/report-schema.md\n");
 }
 
-static void print_sym_warnings(struct ps_symbolizer *sym)
-{
-    const char *const *w = ps_sym_warnings(sym);
-    for (; w && *w; w++)
-        fprintf(stderr, "perfshim: warning: %s\n", *w);
-}
-
 static int cmd_report(int argc, char **argv)
 {
     const char *format = "text", *outpath = NULL;
@@ -85,23 +78,15 @@ static int cmd_report(int argc, char **argv)
         return ps_error_set(PS_EUSAGE, "report: unknown format '%s' (text, json, markdown)", format);
     if (i >= argc)
         return ps_error_set(PS_EUSAGE, "report: no trace file given");
-    size_t n = (size_t)(argc - i);
-    struct ps_report **reps = calloc(n, sizeof *reps);
-    struct ps_symbolizer *sym = NULL;
-    int rc = reps ? ps_sym_new(&sym) : PS_ENOMEM;
-    for (size_t k = 0; !rc && k < n; k++)
-        rc = ps_report_build(argv[i + (int)k], sym, &ropts, &reps[k]);
+    struct ps_reports rs;
+    int rc = ps_reports_build(argv + i, (size_t)(argc - i), &ropts, &rs);
     if (!rc) {
-        print_sym_warnings(sym);
         struct output o;
         rc = output_open(&o, outpath);
         if (!rc)
-            rc = output_close(&o, writer(o.f, reps, n));
+            rc = output_close(&o, writer(o.f, rs.r, rs.n));
     }
-    for (size_t k = 0; reps && k < n; k++)
-        ps_report_free(reps[k]);
-    free(reps);
-    ps_sym_free(sym);
+    ps_reports_free(&rs);
     return rc;
 }
 
@@ -144,20 +129,15 @@ static int cmd_flame(int argc, char **argv)
         return ps_error_set(PS_EUSAGE, "flame: unknown or unsupported format '%s' (folded)", format);
     if (!trace)
         return ps_error_set(PS_EUSAGE, "flame: no trace file given");
-    struct ps_symbolizer *sym = NULL;
-    struct ps_report *r = NULL;
-    int rc = ps_sym_new(&sym);
-    if (!rc)
-        rc = ps_report_build(trace, sym, NULL, &r);
+    struct ps_reports rs;
+    int rc = ps_reports_build((char *[]){(char *)trace}, 1, NULL, &rs);
     if (!rc) {
-        print_sym_warnings(sym);
         struct output o;
         rc = output_open(&o, outpath);
         if (!rc)
-            rc = output_close(&o, ps_flame_folded(o.f, r, ft));
+            rc = output_close(&o, ps_flame_folded(o.f, rs.r[0], ft));
     }
-    ps_report_free(r);
-    ps_sym_free(sym);
+    ps_reports_free(&rs);
     return rc;
 }
 

@@ -192,24 +192,6 @@ struct progress {
     size_t n, cap;
 };
 
-static double slope(const struct progress *p)
-{
-    if (p->n < 3)
-        return 0;
-    double mx = 0, my = 0, sxx = 0, sxy = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        mx += p->t[i];
-        my += p->heap[i];
-    }
-    mx /= (double)p->n;
-    my /= (double)p->n;
-    for (size_t i = 0; i < p->n; i++) {
-        sxx += (p->t[i] - mx) * (p->t[i] - mx);
-        sxy += (p->t[i] - mx) * (p->heap[i] - my);
-    }
-    return sxx > 0 ? sxy / sxx : 0;
-}
-
 static void show_progress(const char *mpath, double elapsed, double duration, double warmup,
                           struct progress *pg)
 {
@@ -228,7 +210,7 @@ static void show_progress(const char *mpath, double elapsed, double duration, do
         pg->t[pg->n] = elapsed;
         pg->heap[pg->n++] = heap;
     }
-    double g = slope(pg) * 60;
+    double g = pg->n >= 3 ? ps_lsq(pg->t, pg->heap, pg->n).slope * 60 : 0;
     fprintf(stderr, "\rsoak %4.0f/%.0f s  RSS %s  heap %s  heap growth %s%s/min   ", elapsed,
             duration, mib(rss, a), mib(heap, b), g >= 0 ? "+" : "-", mib(g >= 0 ? g : -g, c));
 }
@@ -459,20 +441,16 @@ int ps_cmd_soak(int argc, char **argv)
         for (size_t k = 0; k < n; k++)
             fprintf(stderr, " %s", paths[k]);
         fputc('\n', stderr);
-        struct ps_report **reps = calloc(n, sizeof *reps);
-        struct ps_symbolizer *sym = NULL;
         struct ps_report_opts ro = {.warmup_s = warmup};
-        rc = reps ? ps_sym_new(&sym) : PS_ENOMEM;
-        for (size_t k = 0; !rc && k < n; k++)
-            rc = ps_report_build(paths[k], sym, &ro, &reps[k]);
-        if (!rc)
-            rc = writer(stdout, reps, n);
-        if (!rc && fflush(stdout) != 0)
-            rc = ps_error_set(PS_EIO, "cannot write to standard output: %s", strerror(errno));
-        for (size_t k = 0; reps && k < n; k++)
-            ps_report_free(reps[k]);
-        free(reps);
-        ps_sym_free(sym);
+        struct ps_reports rs;
+        rc = ps_reports_build(paths, n, &ro, &rs);
+        if (!rc) {
+            struct output o;
+            rc = output_open(&o, NULL);
+            if (!rc)
+                rc = output_close(&o, writer(o.f, rs.r, rs.n));
+        }
+        ps_reports_free(&rs);
     }
     for (size_t k = 0; k < n; k++)
         free(paths[k]);

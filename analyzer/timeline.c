@@ -298,11 +298,9 @@ int ps_cmd_timeline(int argc, char **argv)
         return ps_error_set(PS_EUSAGE, "timeline: unknown format '%s' (csv, json, svg)", format);
     if (!trace)
         return ps_error_set(PS_EUSAGE, "timeline: no trace file given");
-    struct ps_symbolizer *sym = NULL;
-    struct ps_report *r = NULL;
-    int rc = ps_sym_new(&sym);
-    if (!rc)
-        rc = ps_report_build(trace, sym, NULL, &r);
+    struct ps_reports rs;
+    int rc = ps_reports_build((char *[]){(char *)trace}, 1, NULL, &rs);
+    const struct ps_report *r = rc ? NULL : rs.r[0];
     if (!rc && !r->t->nsamples)
         rc = ps_error_set(PS_EUSAGE, "timeline: trace '%s' has no resource samples (it was recorded "
                                      "with PERFSHIM_SAMPLE_MS=0, or ended before the first sample)",
@@ -317,7 +315,6 @@ int ps_cmd_timeline(int argc, char **argv)
             rc = output_close(&o, writer(o.f, r, rows));
     }
     free(rows);
-    ps_report_free(r);
-    ps_sym_free(sym);
+    ps_reports_free(&rs);
     return rc;
 }

@@ -143,6 +143,21 @@ static void text_net(FILE *out, const struct ps_net_summary *n)
     }
 }
 
+/* A stack, innermost first, at most TOP_FRAMES of it. */
+static void text_frames(FILE *out, const struct ps_frame *frames, size_t n)
+{
+    size_t nf = n < TOP_FRAMES ? n : TOP_FRAMES;
+    for (size_t k = 0; k < nf; k++) {
+        const struct ps_frame *f = &frames[k];
+        char loc[512];
+        location(f, loc, sizeof loc);
+        fprintf(out, "    %-44.44s %s%s\n", f->function ? f->function : "??", loc,
+                f->inlined ? "  (inlined)" : "");
+    }
+    if (n > nf)
+        fprintf(out, "    ... %zu more frames\n", n - nf);
+}
+
 /* "+1.2 MiB/min" */
 static const char *rate(double bpm, char *buf)
 {
@@ -239,14 +254,7 @@ static void text_growth(FILE *out, const struct ps_report *r)
                 i + 1, rate(s->s.growth_bytes_per_min, a), human(s->s.live_bytes_end, b),
                 commas(s->s.live_blocks_end, c), s->s.status, s->s.steadiness,
                 rate(s->s.recent_bytes_per_min, d));
-        size_t nf = s->nframes < TOP_FRAMES ? s->nframes : TOP_FRAMES;
-        for (size_t k = 0; k < nf; k++) {
-            const struct ps_frame *f = &s->frames[k];
-            char loc[512];
-            location(f, loc, sizeof loc);
-            fprintf(out, "    %-44.44s %s%s\n", f->function ? f->function : "??", loc,
-                    f->inlined ? "  (inlined)" : "");
-        }
+        text_frames(out, s->frames, s->nframes);
     }
     if (r->nsuspects > shown)
         fprintf(out, "\n  ... %zu more suspects\n", r->nsuspects - shown);
@@ -300,16 +308,7 @@ static void text_one(FILE *out, const struct ps_report *r)
         const struct ps_leak *l = &r->leaks[i];
         fprintf(out, "\n#%zu  %s bytes in %s blocks\n", i + 1, commas(l->bytes, a),
                 commas(l->blocks, b));
-        size_t nf = l->nframes < TOP_FRAMES ? l->nframes : TOP_FRAMES;
-        for (size_t k = 0; k < nf; k++) {
-            const struct ps_frame *f = &l->frames[k];
-            char loc[512];
-            location(f, loc, sizeof loc);
-            fprintf(out, "    %-44.44s %s%s\n", f->function ? f->function : "??", loc,
-                    f->inlined ? "  (inlined)" : "");
-        }
-        if (l->nframes > nf)
-            fprintf(out, "    ... %zu more frames\n", l->nframes - nf);
+        text_frames(out, l->frames, l->nframes);
     }
 }
 
