@@ -38,13 +38,13 @@ static inline void note_alloc(void *p, size_t size)
     struct ps_thread *t = ps_self();
     if (!t)
         return;
-    uint64_t tick = ps_now();
     ps_count(&t->n_alloc, 1);
     ps_count(&t->bytes_alloc, size);
     count_live(t, (int64_t)usable_of(p));
     unsigned shift = ps_sample_shift();
     if (PS_UNLIKELY(shift) && !ps_sample_keep((uintptr_t)p, size, shift))
         return;
+    uint64_t tick = ps_now();
     uint32_t stack = ps_stack_capture(t);
     ps_ev_alloc(t, tick, p, size, stack);
 }
@@ -55,14 +55,13 @@ static inline void note_free(void *p)
     struct ps_thread *t = ps_self();
     if (!t)
         return;
-    uint64_t tick = ps_now();
     size_t u = usable_of(p);
     ps_count(&t->n_free, 1);
     count_live(t, -(int64_t)u);
     unsigned shift = ps_sample_shift();
     if (PS_UNLIKELY(shift) && !ps_sample_keep((uintptr_t)p, u, shift))
         return;
-    ps_ev_free(t, tick, p);
+    ps_ev_free(t, ps_now(), p);
 }
 
 /* A resize: OLD (OLD_USABLE bytes before the call) became P of SIZE bytes.

@@ -329,16 +329,10 @@ void ps_sampler_init(void)
 {
     period_ns = (uint64_t)ps__opt.sample_ms * 1000000ull;
     start_ns = next_ns = ps_clock_mono_ns();
-    char link[4096];
-    ssize_t n = syscall(SYS_readlink, "/proc/self/exe", link, sizeof link - 1);
-    if (n > 0) {
-        link[n] = 0;
-        const char *base = strrchr(link, '/');
-        ps_fmt(exe_name, sizeof exe_name, "%s", base ? base + 1 : link);
-        for (char *c = exe_name; *c; c++) /* a label value: no quotes, no backslashes */
-            if (*c == '"' || *c == '\\' || *c == '\n')
-                *c = '_';
-    }
+    ps_exe_name(exe_name, sizeof exe_name);
+    for (char *c = exe_name; *c; c++) /* a label value: no quotes, no backslashes */
+        if (*c == '"' || *c == '\\' || *c == '\n')
+            *c = '_';
     /* mallinfo2 describes glibc's heap: only worth asking when the target's
      * malloc is glibc's. */
     Dl_info info;

@@ -442,5 +442,6 @@ void ps_munmap(void *p, size_t size);
 uint64_t ps_mapped_bytes(void);   /* everything ps_mmap holds */
 uint64_t ps_resident_bytes(void); /* the resident part of it (mincore; slow) */
 int ps_read_file(const char *path, char *buf, size_t size); /* bytes read or -errno */
+void ps_exe_name(char *buf, size_t size); /* short name of /proc/self/exe */
 
 #endif

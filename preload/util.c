@@ -228,3 +228,16 @@ int ps_read_file(const char *path, char *buf, size_t size)
     buf[got] = 0;
     return (int)got;
 }
+
+void ps_exe_name(char *buf, size_t size)
+{
+    char link[4096];
+    ssize_t n = syscall(SYS_readlink, "/proc/self/exe", link, sizeof link - 1);
+    if (n <= 0) {
+        ps_fmt(buf, size, "unknown");
+        return;
+    }
+    link[n] = 0;
+    const char *base = strrchr(link, '/');
+    ps_fmt(buf, size, "%s", base ? base + 1 : link);
+}

@@ -80,14 +80,8 @@ static void remember(int fd)
 /* Expand the template: %p pid, %e executable short name, %% percent. */
 void ps_expand_template(char *out, size_t size, const char *tmpl)
 {
-    char exe[256] = "unknown";
-    char link[4096];
-    ssize_t n = syscall(SYS_readlink, "/proc/self/exe", link, sizeof link - 1);
-    if (n > 0) {
-        link[n] = 0;
-        const char *base = strrchr(link, '/');
-        ps_fmt(exe, sizeof exe, "%s", base ? base + 1 : link);
-    }
+    char exe[256];
+    ps_exe_name(exe, sizeof exe);
     size_t o = 0;
     if (tmpl[0] != '/') {
         if (syscall(SYS_getcwd, out, size - 2) > 0) {
