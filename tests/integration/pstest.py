@@ -130,6 +130,25 @@ def short_stack(stack, n=6):
     return " <- ".join(out)
 
 
+def suspects_at(rep, func):
+    """The report's leak suspects whose first frame in the program is FUNC."""
+    out = []
+    for s in rep.get("leak_suspects") or []:
+        st = s.get("stack") or []
+        i = user_frame(st)
+        if i is not None and func_is(st[i], func):
+            out.append(s)
+    return out
+
+
+def describe_suspects(sus):
+    """One line for failure messages: status, live bytes, rate, stack."""
+    return "; ".join("%s %r %.0f B/min %s" % (s.get("status"), s.get("live_bytes_end"),
+                                              s.get("growth_bytes_per_min") or 0,
+                                              short_stack(s.get("stack") or [], 3))
+                     for s in sus[:8]) or "(none)"
+
+
 def marker_line(source, marker):
     """1-based number of the unique line of `source` that carries `marker`
     as its trailing comment: `code; /* @leak:x */` or `code; // @leak:x`.

@@ -42,13 +42,6 @@ def events(rep):
     return s["allocations"] + s["frees"] + s["reallocations"]
 
 
-def describe(sus):
-    return "; ".join("%s %r %.0f B/min %s" % (s.get("status"), s.get("live_bytes_end"),
-                                              s.get("growth_bytes_per_min") or 0,
-                                              pstest.short_stack(s.get("stack") or [], 3))
-                     for s in sus[:8]) or "(none)"
-
-
 # ---- 1. steady, 60 s ------------------------------------------------------------------
 run = t.run_traced([t.target, str(STEADY_S), str(STEADY_OPS), "0", str(STEADY_WORKERS)],
                    timeout=STEADY_S + 60)
@@ -77,7 +70,7 @@ t.between(1, SHIM_MEMORY_MAX, res.get("shim_memory_peak_bytes"),
 t.between(1, size, res.get("trace_bytes"), "steady: resources.trace_bytes (<= the file's size)")
 t.eq(1 + STEADY_WORKERS, res.get("threads_peak"), "steady: resources.threads_peak")
 t.eq("stable", res.get("verdict"), "steady: resources.verdict")
-t.eq([], [describe([x]) for x in rep.get("leak_suspects") or []],
+t.eq([], [pstest.describe_suspects([x]) for x in rep.get("leak_suspects") or []],
      "steady: leak_suspects (constant live size)")
 t.check(isinstance(rep.get("leak_suspects"), list), "steady: leak_suspects is not a list: %r"
         % rep.get("leak_suspects"))
@@ -109,7 +102,7 @@ top = sus[0] if sus else {}
 st = top.get("stack") or []
 i = pstest.user_frame(st)
 t.check(i is not None and pstest.func_is(st[i], "grow_site"),
-        "capped: top suspect: expected grow_site, actual %s" % describe(sus))
+        "capped: top suspect: expected grow_site, actual %s" % pstest.describe_suspects(sus))
 if i is not None:
     t.eq(pstest.marker_line(t.source, "@leak:grow"), st[i].get("line"),
          "capped: top suspect line (@leak:grow)")
@@ -123,7 +116,7 @@ for x in sus:
     xs = x.get("stack") or []
     j = pstest.user_frame(xs)
     t.check(j is None or not pstest.func_is(xs[j], "churn_site"),
-            "capped: churn_site (constant live size) is a suspect: %s" % describe([x]))
+            "capped: churn_site (constant live size) is a suspect: %s" % pstest.describe_suspects([x]))
 # grow_site's blocks are 128 KiB: every one is recorded, whatever the sampling level.
 t.eq(CAP_S * 10 * CAP_GROW, top.get("live_bytes_end"), "capped: top suspect live_bytes_end")
 t.eq(CAP_S * 10, top.get("live_blocks_end"), "capped: top suspect live_blocks_end")

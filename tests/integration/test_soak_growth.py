@@ -28,23 +28,6 @@ def near(truth, actual, what, tol=TOL):
                      "%s (truth %s, +-%d%%)" % (what, truth, round(tol * 100)))
 
 
-def suspects_at(rep, func):
-    out = []
-    for s in rep.get("leak_suspects") or []:
-        st = s.get("stack") or []
-        i = pstest.user_frame(st)
-        if i is not None and pstest.func_is(st[i], func):
-            out.append(s)
-    return out
-
-
-def describe(sus):
-    return "; ".join("%s %r %.0f B/min %s" % (s.get("status"), s.get("live_bytes_end"),
-                                              s.get("growth_bytes_per_min") or 0,
-                                              pstest.short_stack(s.get("stack") or [], 3))
-                     for s in sus[:8]) or "(none)"
-
-
 run = t.run_traced([t.target, str(RUN_S)], env_extra={"PERFSHIM_SAMPLE_MS": str(SAMPLE_MS)},
                    timeout=RUN_S + 30)
 t.exit_ok(run, "t_soak_grow")
@@ -68,20 +51,20 @@ for s in sus:
     t.between(0.0, 1.0, s.get("steadiness"), "leak_suspects[].steadiness")
     for fr in s.get("stack") or []:
         t.check(not pstest.func_is(fr, "churn_site"),
-                "churn_site (constant live size) is a suspect: %s" % describe([s]))
+                "churn_site (constant live size) is a suspect: %s" % pstest.describe_suspects([s]))
         t.check("libperfshim" not in (fr.get("module") or ""),
-                "the shim's own frame in a suspect: %s" % describe([s]))
+                "the shim's own frame in a suspect: %s" % pstest.describe_suspects([s]))
 
 top = sus[0]
 st = top.get("stack") or []
 i = pstest.user_frame(st)
 if t.check(i is not None and pstest.func_is(st[i], "grow_site"),
-           "top suspect: expected grow_site, actual %s" % describe(sus)):
+           "top suspect: expected grow_site, actual %s" % pstest.describe_suspects(sus)):
     t.eq("t_soak_grow.c", os.path.basename(st[i].get("file") or ""), "top suspect: file")
     t.eq(GROW_LINE, st[i].get("line"), "top suspect: line (@leak:grow)")
     t.check(i + 1 < len(st) and pstest.func_is(st[i + 1], "main"),
             "top suspect: caller frame: expected main, actual %s" % pstest.short_stack(st[i + 1:]))
-t.eq(1, len(suspects_at(rep, "grow_site")), "suspects at grow_site (%s)" % describe(sus))
+t.eq(1, len(pstest.suspects_at(rep, "grow_site")), "suspects at grow_site (%s)" % pstest.describe_suspects(sus))
 t.eq("growing", top.get("status"), "top suspect status")
 near(GROW_PER_MIN, top.get("growth_bytes_per_min"), "top suspect growth_bytes_per_min")
 near(GROW_BLOCKS_PER_MIN, top.get("growth_blocks_per_min"), "top suspect growth_blocks_per_min")
@@ -163,7 +146,7 @@ if t.eq(0, rc, "report --warmup 5s exit status (stderr %r)" % err):
     st5 = s5[0].get("stack") or []
     i5 = pstest.user_frame(st5)
     t.check(i5 is not None and pstest.func_is(st5[i5], "grow_site"),
-            "report --warmup 5s: top suspect: expected grow_site, actual %s" % describe(s5))
+            "report --warmup 5s: top suspect: expected grow_site, actual %s" % pstest.describe_suspects(s5))
     near(GROW_PER_MIN, s5[0].get("growth_bytes_per_min"),
          "report --warmup 5s: top suspect growth_bytes_per_min")
 for bad in ("bogus", "-1s", "5x"):

@@ -22,26 +22,9 @@ if not t.target:
     t.skip("t_soak_cache is not built")
 
 
-def suspects_at(rep, func):
-    out = []
-    for s in rep.get("leak_suspects") or []:
-        st = s.get("stack") or []
-        i = pstest.user_frame(st)
-        if i is not None and pstest.func_is(st[i], func):
-            out.append(s)
-    return out
-
-
-def describe(sus):
-    return "; ".join("%s %r %.0f B/min %s" % (s.get("status"), s.get("live_bytes_end"),
-                                              s.get("growth_bytes_per_min") or 0,
-                                              pstest.short_stack(s.get("stack") or [], 3))
-                     for s in sus[:8]) or "(none)"
-
-
 def one_suspect(rep, func, marker):
-    found = suspects_at(rep, func)
-    if not t.eq(1, len(found), "suspects at %s (%s)" % (func, describe(rep.get("leak_suspects")
+    found = pstest.suspects_at(rep, func)
+    if not t.eq(1, len(found), "suspects at %s (%s)" % (func, pstest.describe_suspects(rep.get("leak_suspects")
                                                                           or []))):
         return {}
     s = found[0]
@@ -64,7 +47,7 @@ if not t.check(isinstance(sus, list), "report has no leak_suspects list: %r" % (
 
 cache = one_suspect(rep, "cache_put", "@leak:cache")
 t.eq("plateau", cache.get("status"),
-     "cache_put status (filled by mid-run, flat since: %s)" % describe([cache]) if cache else "")
+     "cache_put status (filled by mid-run, flat since: %s)" % pstest.describe_suspects([cache]) if cache else "")
 t.eq(CAP * 2000, cache.get("live_bytes_end"), "cache_put live_bytes_end (CAP entries)")
 t.eq(CAP, cache.get("live_blocks_end"), "cache_put live_blocks_end")
 
@@ -74,7 +57,7 @@ t.between(GROW_PER_MIN * (1 - TOL), GROW_PER_MIN * (1 + TOL), grow.get("growth_b
           "grow_site growth_bytes_per_min (truth %d, +-25%%)" % GROW_PER_MIN)
 t.eq(TICKS * 500, grow.get("live_bytes_end"), "grow_site live_bytes_end")
 t.eq(TICKS, grow.get("live_blocks_end"), "grow_site live_blocks_end")
-t.eq(2, len(sus), "leak_suspects: the cache and the grower only (%s)" % describe(sus))
+t.eq(2, len(sus), "leak_suspects: the cache and the grower only (%s)" % pstest.describe_suspects(sus))
 
 # The whole heap still grows (the grower): the verdict says so.
 res = t.section(rep, "resources")
