@@ -2,6 +2,7 @@
 medians, formatting, the verdict word, a clean environment and a check for
 other load on the machine.  Python 3 standard library only."""
 import os
+import socket
 import statistics
 import time
 
@@ -64,3 +65,10 @@ def cpu_idle(seconds=1.0):
     idle = (i1 - i0) / float(max(1, t1 - t0))
     return "%.0f%%%s" % (100 * idle, "  (other load present: expect noisy figures)"
                          if idle < 0.85 else "")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (callers retry a lost race)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -48,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
-from benchlib import cpu_idle, fmt_bytes, med, tail, verdict  # noqa: E402,F401
+from benchlib import cpu_idle, fmt_bytes, med, free_port, tail, verdict  # noqa: E402,F401
 
 
 def clean_env():
@@ -72,12 +72,6 @@ EXTRA_REQUESTS = 3
 def die(msg, code=2):
     print("net_bench: " + msg, file=sys.stderr)
     sys.exit(code)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ server ---

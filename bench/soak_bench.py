@@ -67,7 +67,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
-from benchlib import cpu_idle, fmt_bytes, med, tail  # noqa: E402
+from benchlib import cpu_idle, fmt_bytes, med, free_port, tail  # noqa: E402
 
 READY_TIMEOUT = 30      # s: the server answers PING / listens (soak's default --ready-timeout)
 GRACE = 10              # s: SIGTERM, then SIGKILL (soak's default --grace)
@@ -82,12 +82,6 @@ def clean_env():
 def die(msg, code=2):
     print("soak_bench: " + msg, file=sys.stderr)
     sys.exit(code)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------- processes ---
