@@ -150,3 +150,16 @@ void ps_ev_offcpu(struct ps_thread *t, uint64_t end_tick, uint64_t ns, unsigned 
     p = ps_put_uv(p, stack);
     ps_commit(t, ev, p);
 }
+
+/* A CPU sample (into a CPU stream, from its signal handler): the thread,
+ * where it was, and how many timer periods it stands for. */
+void ps_ev_cpu_sample(struct ps_thread *t, uint64_t tick, pid_t tid, uint32_t stack, uint64_t weight)
+{
+    uint8_t *ev = ps_reserve(t), *p = ev;
+    *p++ = PS_EV_CPU_SAMPLE;
+    p = ps_put_uv(p, dtick(t, tick));
+    p = ps_put_uv(p, (uint64_t)tid);
+    p = ps_put_uv(p, stack);
+    p = ps_put_uv(p, weight);
+    ps_commit(t, ev, p);
+}

@@ -72,6 +72,8 @@ static void parse_options(void)
         o->sample_ms = 10;
     }
     o->max_trace_mb = opt_uint("PERFSHIM_MAX_TRACE_MB", def_MAX_TRACE_MB, 0, 16u << 20);
+    o->cpu_hz = opt_uint("PERFSHIM_CPU_HZ", def_CPU_HZ, 0, 10000);
+    ps_fmt(o->cpu_signal, sizeof o->cpu_signal, "%s", opt_str("PERFSHIM_CPU_SIGNAL", def_CPU_SIGNAL));
     ps_fmt(o->metrics_file, sizeof o->metrics_file, "%s", opt_str("PERFSHIM_METRICS_FILE", def_METRICS_FILE));
     o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
     unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
@@ -221,9 +223,10 @@ static void fork_child(void)
         return;
     }
     ps_writer_header();
-    ps_thread_reset_all_but(self);
+    ps_thread_reset_all_but(self, ps__cpu);
     ps_net_child_reset(ps_thread_registry());
     ps_sampler_child_reset();
+    ps_cpu_child_reset();
     /* No module scan here: dl_iterate_phdr takes the loader's lock, which
      * a parent thread may have held when we forked.  The reset module table
      * makes the child's first new stack record the map (stack.c). */
@@ -255,11 +258,13 @@ void ps_lifecycle_init(void)
         atomic_store(&ps__state, PS_DEAD);
         goto out;
     }
+    ps_cpu_init(); /* before the header, which records the rate */
     ps_writer_header();
     ps_stack_init();
     ps_sampler_init();
     atomic_store(&ps__state, PS_ACTIVE);
     ps_modules_sync(ps_self(), true);
+    ps_cpu_thread_begin();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     on_exit(on_exit_cb, NULL);
     ps_flusher_start();

@@ -906,15 +906,20 @@ void ps_net_write_stats(struct ps_thread *registry)
     if (ps__net_on)
         for (unsigned i = 1; i <= PEER_MAX; i++)
             write_peer(i);
-    /* process counters: CPU time (for CPU per request), connections */
+    /* process counters: CPU time (for CPU per request), connections, CPU
+     * samples taken and dropped */
     struct timespec ts = {0, 0};
     syscall(SYS_clock_gettime, CLOCK_PROCESS_CPUTIME_ID, &ts);
-    uint8_t buf[5 * PS_VARINT_MAX], *p = buf;
+    uint8_t buf[7 * PS_VARINT_MAX], *p = buf;
     p = ps_put_uv(p, ps_now());
     p = ps_put_uv(p, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
     int64_t now = atomic_load(&conns_now), peak = atomic_load(&conns_peak);
     p = ps_put_uv(p, (uint64_t)(peak > 0 ? peak : 0));
     p = ps_put_uv(p, (uint64_t)(now > 0 ? now : 0));
+    uint64_t taken, dropped;
+    ps_cpu_counts(&taken, &dropped);
+    p = ps_put_uv(p, taken);
+    p = ps_put_uv(p, dropped);
     ps_writer_record(PS_REC_PROC_STATS, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
     ps_spin_unlock(&stats_lock);
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -60,6 +61,8 @@ struct ps_options {
     unsigned offcpu_min_us;
     unsigned sample_ms;       /* resource sampler period, 0 = off */
     unsigned max_trace_mb;    /* 0 = no cap */
+    unsigned cpu_hz;          /* CPU samples per CPU-second of a thread; 0 = off */
+    char cpu_signal[32];      /* as given; cpu.c parses it */
     char metrics_file[1024];  /* template; empty = none */
     bool verbose;
     bool disable;
@@ -157,6 +160,7 @@ struct ps_thread {
     uint8_t bounce[128];          /* events that do not fit before the ring wraps */
     struct ps_thread *next;       /* registry list, never unlinked */
     struct ps_net_slot *net;      /* call statistics (net.c), kept across owners */
+    uint8_t cpu;                  /* 1: a CPU stream (cpu.c), written by a signal handler */
     uint32_t slot;                /* this ring's number for ever: CALL_STATS key */
     /* Allocation counters for the sampler (sampler.c): written by the
      * owner only, read by the flusher; cumulative across owners. */
@@ -173,7 +177,13 @@ static inline void ps_count(uint64_t *c, uint64_t add)
 extern __thread struct ps_thread *ps__self;
 
 struct ps_thread *ps_thread_attach(void);
-void ps_thread_reset_all_but(struct ps_thread *self); /* fork child */
+/* A CPU stream for the calling thread (cpu.c): a ring of its own whose only
+ * producer is the thread's CPU-sample signal handler.  NULL: no memory. */
+struct ps_thread *ps_thread_attach_cpu(void);
+/* Write T out and hand it back for a later thread to take. */
+void ps_thread_release(struct ps_thread *t);
+/* Fork child: every ring but the forking thread's two becomes free. */
+void ps_thread_reset_all_but(struct ps_thread *self, struct ps_thread *self_cpu);
 /* Append LEN bytes (one whole event) to T's ring. */
 void ps_thread_put(struct ps_thread *t, const uint8_t *ev, size_t len);
 /* Fast path for small events: encode in place.  ps_reserve returns where
@@ -231,6 +241,7 @@ void ps_ev_exec(struct ps_thread *t, const char *path);
 void ps_ev_stack(struct ps_thread *t, uint32_t id, const uintptr_t *ips, unsigned n);
 void ps_ev_raw(struct ps_thread *t, const uint8_t *ev, size_t len); /* pre-encoded */
 void ps_ev_offcpu(struct ps_thread *t, uint64_t end_tick, uint64_t ns, unsigned call, uint32_t stack);
+void ps_ev_cpu_sample(struct ps_thread *t, uint64_t tick, pid_t tid, uint32_t stack, uint64_t weight);
 #define PS_MODULE_EV_MAX (4096 + 64 + 64 * 3 * PS_VARINT_MAX + 8 * PS_VARINT_MAX)
 #define PS_MODULE_MAX_SEGS 64
 void ps_ev_module_load(struct ps_thread *t, uint8_t *buf, uint32_t id, const char *path,
@@ -244,6 +255,17 @@ void ps_stack_reset(void); /* fork child: ids restart, the new trace defines the
 /* Capture the caller's stack, minus the shim's own frames; returns its id,
  * emitting a STACK definition into T first when the stack is new. */
 uint32_t ps_stack_capture(struct ps_thread *t);
+/* For the CPU-sample handler: the stack of the interrupted code, whose
+ * instruction is PC, innermost first, the leaf as PC + 1 (see
+ * trace_format.h); returns the depth (at least 1). */
+unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max);
+/* The id of stack IPS; a new stack's definition goes into T first.  From
+ * a signal handler (IN_SIGNAL) the module map is not looked at (the
+ * loader's lock may be held by the interrupted code): the flusher does. */
+uint32_t ps_stack_intern(struct ps_thread *t, const uintptr_t *ips, unsigned n, bool in_signal);
+/* Non-zero while this thread is inside libunwind: a signal arriving then
+ * must not unwind again (libunwind's per-thread caches are not re-entrant). */
+extern __thread int ps__unwinding;
 
 /* ---- modules (modules.c) -------------------------------------------------- */
 void ps_modules_init(void);
@@ -311,6 +333,23 @@ void ps_sampler_child_reset(void); /* fork child */
 bool ps_sampler_stats_due(void);   /* false: skip this round's statistics (capped) */
 void ps_sampler_flusher(bool running); /* the flusher thread started/stopped */
 
+/* ---- CPU sampler (cpu.c) ---------------------------------------------------
+ * Each thread gets a timer on its own CPU-time clock that signals it
+ * PERFSHIM_CPU_HZ times per CPU-second; the handler records the stack into
+ * the thread's CPU stream.  The target keeps its own use of the signal:
+ * its handlers are chained (hooks_signal.c). */
+void ps_cpu_init(void);          /* start-up: the rate, the signal and its handler */
+extern __thread struct ps_thread *ps__cpu; /* the calling thread's CPU stream */
+void ps_cpu_thread_begin(void);  /* first thing in every new thread */
+void ps_cpu_thread_end(void);    /* thread exit: timer deleted, stream written out */
+void ps_cpu_child_reset(void);   /* fork child: the forking thread's timer */
+unsigned ps_cpu_hz(void);        /* the rate in force; 0 when off */
+int ps_cpu_signal(void);         /* the sampler's signal; 0 when off */
+void ps_cpu_counts(uint64_t *taken, uint64_t *dropped);
+void ps_cpu_flusher_tick(void);  /* record modules that samples may have reached */
+/* The target's view of the sampler's signal (hooks_signal.c). */
+int ps_cpu_target_action(const struct sigaction *act, struct sigaction *old);
+
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */
 uint64_t ps_writer_bytes(void); /* bytes written to the trace so far */
@@ -374,6 +413,10 @@ struct ps_real_fns {
     int (*dup2)(int, int);
     int (*dup3)(int, int, int);
     int (*close_range)(unsigned, unsigned, int);
+    /* signals and threads (the CPU sampler) */
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    void (*(*signal)(int, void (*)(int)))(int);
+    int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
     /* sockets */
     int (*socket)(int, int, int);
     int (*accept)(int, struct sockaddr *, socklen_t *);

@@ -130,12 +130,18 @@ static uint32_t find(uint32_t off, uint32_t stop, uint64_t h, const uintptr_t *i
     return 0;
 }
 
+__thread int ps__unwinding;
+
 uint32_t ps_stack_capture(struct ps_thread *t)
 {
-    if (!unw_backtrace_fn || !buckets || !arena)
+    /* A signal handler of the target's, allocating while this thread was
+     * inside libunwind (for us or for the CPU sampler), must not unwind. */
+    if (!unw_backtrace_fn || !buckets || !arena || ps__unwinding)
         return PS_STACK_NONE;
     void *raw[PS_STACK_MAX_DEPTH + 8];
+    ps__unwinding = 1;
     int got = unw_backtrace_fn(raw, (int)ps__opt.stack_depth + 8);
+    ps__unwinding = 0;
     int skip = 0;
     while (skip < got && (((uintptr_t)raw[skip] >= self_lo && (uintptr_t)raw[skip] < self_hi) ||
                           ((uintptr_t)raw[skip] >= unw_lo && (uintptr_t)raw[skip] < unw_hi)))
@@ -143,10 +149,43 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     unsigned n = (unsigned)(got - skip);
     if (n > ps__opt.stack_depth)
         n = ps__opt.stack_depth;
-    const uintptr_t *ips = (const uintptr_t *)(raw + skip);
     if (n == 0)
         return PS_STACK_NONE;
+    return ps_stack_intern(t, (const uintptr_t *)(raw + skip), n, false);
+}
 
+/* From the handler, libunwind walks the handler's frames, the kernel's
+ * signal trampoline (whose frame it knows how to step through), then the
+ * interrupted code: the walk is cut where the interrupted instruction
+ * shows up.  Inside libunwind already, or when the walk never reaches PC,
+ * the stack is PC alone. */
+unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max)
+{
+    ips[0] = pc + 1;
+    if (!unw_backtrace_fn || ps__unwinding || max < 2)
+        return 1;
+    void *raw[PS_STACK_MAX_DEPTH + 16];
+    unsigned depth = ps__opt.stack_depth ? ps__opt.stack_depth : PS_STACK_MAX_DEPTH;
+    if (depth > max)
+        depth = max;
+    ps__unwinding = 1;
+    int got = unw_backtrace_fn(raw, (int)depth + 16);
+    ps__unwinding = 0;
+    int at = 0;
+    while (at < got && at < 16 && (uintptr_t)raw[at] != pc)
+        at++;
+    if (at >= got || at >= 16)
+        return 1;
+    unsigned n = 1;
+    for (int i = at + 1; i < got && n < depth; i++)
+        ips[n++] = (uintptr_t)raw[i];
+    return n;
+}
+
+uint32_t ps_stack_intern(struct ps_thread *t, const uintptr_t *ips, unsigned n, bool in_signal)
+{
+    if (!buckets || !arena || n == 0)
+        return PS_STACK_NONE;
     uint64_t h = hash_ips(ips, n);
     _Atomic uint32_t *bucket = &buckets[h & (NBUCKETS - 1)];
     uint32_t head = atomic_load_explicit(bucket, memory_order_acquire);
@@ -156,13 +195,13 @@ uint32_t ps_stack_capture(struct ps_thread *t)
 
     /* New stack.  Make sure the modules it runs through are recorded while
      * they are still loaded (a plugin may be dlclose'd soon after). */
-    if (ps_modules_changed())
+    if (!in_signal && ps_modules_changed())
         ps_modules_sync(t, false);
 
     size_t size = (sizeof(struct node) + n * sizeof(uintptr_t) + 7) & ~(size_t)7;
     uint64_t off = atomic_fetch_add(&arena_used, size);
     if (off + size > arena_bytes || (off >> 3) > UINT32_MAX) {
-        if (!atomic_exchange(&full_said, 1))
+        if (!in_signal && !atomic_exchange(&full_said, 1))
             ps_say("stack table full; further new stacks are recorded as unknown");
         return PS_STACK_NONE;
     }
@@ -172,7 +211,7 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     memcpy(nd->ips, ips, n * sizeof *ips);
     nd->id = atomic_fetch_add(&next_id, 1);
     if (nd->id > PS_STACK_ID_MAX) {
-        if (!atomic_exchange(&full_said, 1))
+        if (!in_signal && !atomic_exchange(&full_said, 1))
             ps_say("more than %u distinct stacks; further new stacks are recorded as unknown",
                    PS_STACK_ID_MAX);
         return PS_STACK_NONE;

@@ -67,26 +67,25 @@ static void ring_reset(struct ps_thread *t)
     t->tid = (pid_t)syscall(SYS_gettid);
 }
 
-struct ps_thread *ps_thread_attach(void)
+/* A free ring of the right kind, or a new one of CAP bytes. */
+static struct ps_thread *take_ring(uint8_t cpu, size_t cap)
 {
     struct ps_thread *t;
     /* Reuse the ring of a thread that has exited. */
     for (t = atomic_load(&registry); t; t = t->next) {
         int expected = 0;
-        if (atomic_load_explicit(&t->in_use, memory_order_relaxed) == 0 &&
+        if (t->cpu == cpu && atomic_load_explicit(&t->in_use, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong(&t->in_use, &expected, 1))
             break;
     }
     if (!t) {
-        size_t cap = ps__opt.buffer_bytes;
         uint8_t *mem = ps_mmap(sizeof *t + cap);
-        if (!mem) {
-            ps__self = PS_THREAD_GONE;
+        if (!mem)
             return NULL;
-        }
         t = (struct ps_thread *)mem;
         t->ring = mem + sizeof *t;
         t->cap = (uint32_t)cap;
+        t->cpu = cpu;
         t->slot = atomic_fetch_add(&next_slot, 1);
         atomic_store(&t->in_use, 1);
         struct ps_thread *head = atomic_load(&registry);
@@ -97,10 +96,35 @@ struct ps_thread *ps_thread_attach(void)
     drain_lock(t);
     ring_reset(t);
     drain_unlock(t);
+    return t;
+}
+
+struct ps_thread *ps_thread_attach(void)
+{
+    struct ps_thread *t = take_ring(0, ps__opt.buffer_bytes);
+    if (!t) {
+        ps__self = PS_THREAD_GONE;
+        return NULL;
+    }
     ps__self = t;
     pthread_setspecific(exit_key, t);
     ps_ev_thread_start(t);
     return t;
+}
+
+/* 64 KiB: at 99 Hz a busy thread fills ~1 KiB per second between flushes;
+ * the rest is room for new stacks' definitions and for 10 kHz. */
+#define CPU_RING_BYTES (64 * 1024)
+
+struct ps_thread *ps_thread_attach_cpu(void)
+{
+    return take_ring(1, CPU_RING_BYTES);
+}
+
+void ps_thread_release(struct ps_thread *t)
+{
+    ps_thread_drain(t, true);
+    atomic_store(&t->in_use, 0);
 }
 
 /* Key destructor: the thread is exiting.  Record it, write the ring out and
@@ -112,11 +136,11 @@ static void ps_thread_exit_cb(void *arg)
     int saved = errno;
     ps__busy++;
     if (t && ps__self == t) {
+        ps_cpu_thread_end();
         if (ps_active())
             ps_ev_thread_exit(t);
-        ps_thread_drain(t, true);
         ps__self = PS_THREAD_GONE;
-        atomic_store(&t->in_use, 0);
+        ps_thread_release(t);
     }
     ps__busy--;
     errno = saved;
@@ -175,7 +199,7 @@ void ps_thread_drain_all(bool round)
 
 /* Fork child: only the forking thread exists.  Other rings hold the
  * parent's events (the parent writes them); here they become free rings. */
-void ps_thread_reset_all_but(struct ps_thread *self)
+void ps_thread_reset_all_but(struct ps_thread *self, struct ps_thread *self_cpu)
 {
     atomic_store(&next_serial, 0);
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next) {
@@ -184,9 +208,11 @@ void ps_thread_reset_all_but(struct ps_thread *self)
         atomic_store(&t->tail, 0);
         t->n_alloc = t->n_free = t->bytes_alloc = 0; /* the child counts its own */
         t->live_usable = 0;
-        if (t != self)
+        if (t != self && t != self_cpu)
             atomic_store(&t->in_use, 0);
     }
+    if (self_cpu)
+        ring_reset(self_cpu);
     if (self) {
         ring_reset(self);
         pthread_setspecific(exit_key, self);

@@ -286,6 +286,7 @@ void ps_writer_header(void)
         p = ps_put_bytes(p, cmd + i, l);
         i += (int)l + 1;
     }
+    p = ps_put_uv(p, ps_cpu_hz()); /* v3 */
     ps_writer_record(PS_REC_PROCESS, buf, (size_t)(p - buf), NULL, 0, NULL, 0);
 }
 
@@ -350,6 +351,7 @@ static void *flusher_main(void *arg)
             break;
         uint64_t now = ps_clock_mono_ns();
         ps_sampler_tick(now);
+        ps_cpu_flusher_tick();
         if (now - last_round >= period) {
             ps_thread_drain_all(true);
             last_round = now;

@@ -19,6 +19,8 @@
     X(OFFCPU_MIN_US, "1000", "a socket/wait/sleep call blocked this long (us) records its stack (off-CPU flame)") \
     X(SAMPLE_MS, "250", "resource sampler period in ms: RSS, heap, threads, fds, CPU (0: off)") \
     X(METRICS_FILE, "", "Prometheus text file rewritten on every sample (%p pid, %e name; empty: none)") \
+    X(CPU_HZ, "99", "CPU samples per second of each thread's CPU time (0: no CPU profile; at most 10000)") \
+    X(CPU_SIGNAL, "SIGPROF", "signal of the CPU sampler's timers: a name (SIGPROF, SIGRTMIN+4) or a number") \
     X(MAX_TRACE_MB, "0", "trace size cap in MiB: past half of it allocations are sampled (0: no cap)") \
     X(DISABLE, "0", "1: load but record nothing (the target runs untraced)")           \
     X(RECORD_LOG, "", "set by perfshim record: file where each process appends its trace path")

@@ -36,9 +36,10 @@
 
 #define PS_TRACE_MAGIC "PERFSHIM"
 #define PS_TRACE_MAGIC_LEN 8
-#define PS_TRACE_VERSION 2
+#define PS_TRACE_VERSION 3
 /* The oldest version this analyzer still reads (v2 added OFFCPU events
- * and the call/peer/process statistics records). */
+ * and the call/peer/process statistics records; v3 CPU_SAMPLE events and
+ * PROCESS.cpu_hz). */
 #define PS_TRACE_VERSION_MIN 1
 #define PS_TRACE_HEADER_LEN 16
 
@@ -68,7 +69,8 @@
     X(THREAD_START, 7, "first event of a thread's stream")                   \
     X(THREAD_EXIT, 8, "last event of a thread's stream")                     \
     X(EXEC, 9, "the thread is about to call exec")                           \
-    X(OFFCPU, 10, "an intercepted call blocked at least PERFSHIM_OFFCPU_MIN_US")
+    X(OFFCPU, 10, "an intercepted call blocked at least PERFSHIM_OFFCPU_MIN_US")          \
+    X(CPU_SAMPLE, 11, "a thread's CPU-time timer fired: its stack at that moment")
 
 #define PS_REC_FIRST_OPTIONAL 64
 #define PS_REC_LAST_REQUIRED PS_REC_SAMPLING /* kinds above it and below 64: refused */
@@ -120,6 +122,13 @@ enum ps_clock_kind { PS_CLOCK_MONOTONIC = 0, PS_CLOCK_TSC = 1 };
 
 /* END.status_kind */
 enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 };
+
+/* CPU samples (CPU_SAMPLE events) come from a per-thread signal handler
+ * that cannot write the thread's own ring: each sampled thread has a second
+ * stream, its "CPU stream", holding only CPU_SAMPLE and STACK events.  The
+ * innermost address of a CPU sample's stack is the interrupted instruction
+ * plus one, so that every frame of every stack is looked up as address - 1
+ * (the convention for return addresses). */
 
 /* Stack ids: 0 means "no stack"; the shim hands out 1, 2, 3, ... and never
  * more than PS_STACK_ID_MAX (later new stacks are recorded as 0), so a
