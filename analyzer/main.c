@@ -23,7 +23,8 @@ static void usage(FILE *out)
             "           run CMD with the shim, write its trace; --KNOB is a PERFSHIM_* name\n"
             "           in lower case with '-' (--flush-ms 200, --net 0)\n"
             "  report   [--format text|json|markdown] [--warmup D] [-o FILE] TRACE...\n"
-            "  flame    --type alloc|leak|offcpu [--format folded] [-o FILE] TRACE\n"
+            "  flame    --type alloc|leak|cpu|offcpu [--format folded|svg|pprof|speedscope]\n"
+            "           [--per-thread] [-o FILE] TRACE\n"
             "  timeline [--format csv|json|svg] [-o FILE] TRACE\n"
             "  soak     --duration D [--warmup D] [--load CMD] [--ready CMD] [--stop term|kill]\n"
             "           [--grace D] [--ready-timeout D] [-o TEMPLATE] [--format F] [--KNOB VALUE]...\n"
@@ -93,17 +94,20 @@ static int cmd_report(int argc, char **argv)
 static int cmd_flame(int argc, char **argv)
 {
     const char *type = NULL, *format = "folded", *outpath = NULL, *trace = NULL;
+    bool per_thread = false;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "--type") == 0 || strcmp(argv[i], "-t") == 0) && i + 1 < argc)
             type = argv[++i];
         else if (strncmp(argv[i], "--type=", 7) == 0)
             type = argv[i] + 7;
-        else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+        else if ((strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0) && i + 1 < argc)
             format = argv[++i];
         else if (strncmp(argv[i], "--format=", 9) == 0)
             format = argv[i] + 9;
-        else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+        else if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc)
             outpath = argv[++i];
+        else if (strcmp(argv[i], "--per-thread") == 0)
+            per_thread = true;
         else if (argv[i][0] == '-' && argv[i][1])
             return ps_error_set(PS_EUSAGE, "flame: unknown or incomplete option '%s'", argv[i]);
         else if (!trace)
@@ -112,30 +116,47 @@ static int cmd_flame(int argc, char **argv)
             return ps_error_set(PS_EUSAGE, "flame: one trace at a time ('%s' is extra)", argv[i]);
     }
     if (!type)
-        return ps_error_set(PS_EUSAGE, "flame: --type is required (alloc, leak, offcpu)");
-    enum ps_flame_type ft;
-    if (strcmp(type, "alloc") == 0)
-        ft = PS_FLAME_ALLOC;
-    else if (strcmp(type, "leak") == 0)
-        ft = PS_FLAME_LEAK;
-    else if (strcmp(type, "offcpu") == 0)
-        ft = PS_FLAME_OFFCPU;
-    else if (strcmp(type, "cpu") == 0)
-        return ps_error_set(PS_EUSAGE, "flame: --type %s needs CPU samples, which this "
-                                       "version of perfshim does not record yet", type);
+        return ps_error_set(PS_EUSAGE, "flame: --type is required (alloc, leak, cpu, offcpu)");
+    static const char *const types[] = {[PS_FLAME_ALLOC] = "alloc", [PS_FLAME_LEAK] = "leak",
+                                        [PS_FLAME_CPU] = "cpu", [PS_FLAME_OFFCPU] = "offcpu"};
+    int ft = -1;
+    for (int k = 0; k < 4; k++)
+        if (strcmp(type, types[k]) == 0)
+            ft = k;
+    if (ft < 0)
+        return ps_error_set(PS_EUSAGE, "flame: unknown type '%s' (alloc, leak, cpu, offcpu)", type);
+    int (*writer)(FILE *, const struct ps_flame *);
+    bool binary = false;
+    if (strcmp(format, "folded") == 0)
+        writer = ps_flame_write_folded;
+    else if (strcmp(format, "svg") == 0)
+        writer = ps_flame_write_svg;
+    else if (strcmp(format, "pprof") == 0)
+        writer = ps_flame_write_pprof, binary = true;
+    else if (strcmp(format, "speedscope") == 0)
+        writer = ps_flame_write_speedscope;
     else
-        return ps_error_set(PS_EUSAGE, "flame: unknown type '%s' (alloc, leak, offcpu)", type);
-    if (strcmp(format, "folded") != 0)
-        return ps_error_set(PS_EUSAGE, "flame: unknown or unsupported format '%s' (folded)", format);
+        return ps_error_set(PS_EUSAGE, "flame: unknown format '%s' (folded, svg, pprof, speedscope)",
+                            format);
     if (!trace)
         return ps_error_set(PS_EUSAGE, "flame: no trace file given");
+    if (binary && !outpath && isatty(STDOUT_FILENO))
+        return ps_error_set(PS_EUSAGE, "flame: --format pprof is binary; give -o FILE or redirect stdout");
     struct ps_reports rs;
     int rc = ps_reports_build((char *[]){(char *)trace}, 1, NULL, &rs);
+    if (!rc && ft == PS_FLAME_CPU && !rs.r[0]->t->proc.cpu_hz)
+        rc = ps_error_set(PS_EUSAGE, "flame: trace '%s' has no CPU samples (recorded with "
+                                     "PERFSHIM_CPU_HZ=0, or in trace format %u, before CPU sampling)",
+                          trace, rs.r[0]->t->version);
+    struct ps_flame f;
+    if (!rc)
+        rc = ps_flame_build(rs.r[0], (enum ps_flame_type)ft, per_thread, &f);
     if (!rc) {
         struct output o;
         rc = output_open(&o, outpath);
         if (!rc)
-            rc = output_close(&o, ps_flame_folded(o.f, rs.r[0], ft));
+            rc = output_close(&o, writer(o.f, &f));
+        ps_flame_free(&f);
     }
     ps_reports_free(&rs);
     return rc;

@@ -424,6 +424,22 @@ static int decode_next(struct ps_merge *m, struct stream *s)
             e->tick = s->prev_tick;
             e->stack = (uint32_t)v;
             break;
+        case PS_EV_CPU_SAMPLE:
+            if (m->t->version < 3)
+                return corrupt(s, "unknown event kind");
+            GET(dt);
+            GET(e->tid);
+            GET(v);
+            GET(e->size); /* samples this one stands for (1 + timer overruns) */
+            if (v > PS_STACK_ID_MAX)
+                return corrupt(s, "stack id out of range");
+            if (e->size == 0 || e->size > 1000000)
+                return corrupt(s, "CPU sample weight out of range");
+            s->prev_tick += dt;
+            e->kind = PS_EV_CPU_SAMPLE;
+            e->tick = s->prev_tick;
+            e->stack = (uint32_t)v;
+            break;
         default:
             return corrupt(s, "unknown event kind");
         }

@@ -204,6 +204,13 @@ int ps_net_record(struct ps_net *n, int kind, const uint8_t *p, const uint8_t *e
         n->has_proc = true;
         n->cpu_ns = cpu;
         n->conns_peak = peak;
+        /* later fields: connections now, then (v3) CPU samples taken, dropped */
+        uint64_t now, taken, dropped;
+        if (!ps_get_uv(pp, end, &now) && !ps_get_uv(pp, end, &taken) &&
+            !ps_get_uv(pp, end, &dropped)) {
+            n->cpu_samples = taken;
+            n->cpu_dropped = dropped;
+        }
         return 0;
     }
     }
@@ -374,51 +381,3 @@ void ps_net_summary_free(struct ps_net_summary *s)
 }
 
 /* ---- off-CPU ---------------------------------------------------------------------- */
-
-static size_t off_slot(uint32_t stack, uint32_t call, size_t cap)
-{
-    uint64_t h = ((uint64_t)stack << 8 | call) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 20) & (cap - 1);
-}
-
-void ps_offcpu_add(struct ps_offcpu *o, const struct ps_event *ev)
-{
-    if (o->error)
-        return;
-    if ((o->n + 1) * 2 > o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 1024;
-        struct ps_offcpu_entry *e = calloc(cap, sizeof *e);
-        if (!e) {
-            o->error = PS_ENOMEM;
-            return;
-        }
-        for (size_t i = 0; i < o->cap; i++) {
-            if (!o->e[i].count)
-                continue;
-            size_t s = off_slot(o->e[i].stack, o->e[i].call, cap);
-            while (e[s].count)
-                s = (s + 1) & (cap - 1);
-            e[s] = o->e[i];
-        }
-        free(o->e);
-        o->e = e;
-        o->cap = cap;
-    }
-    uint32_t call = (uint32_t)(ev->addr < 256 ? ev->addr : 0);
-    size_t s = off_slot(ev->stack, call, o->cap);
-    while (o->e[s].count && (o->e[s].stack != ev->stack || o->e[s].call != call))
-        s = (s + 1) & (o->cap - 1);
-    if (!o->e[s].count) {
-        o->e[s].stack = ev->stack;
-        o->e[s].call = call;
-        o->n++;
-    }
-    o->e[s].count++;
-    o->e[s].ns += ev->size;
-}
-
-void ps_offcpu_free(struct ps_offcpu *o)
-{
-    free(o->e);
-    memset(o, 0, sizeof *o);
-}

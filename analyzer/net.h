@@ -45,6 +45,7 @@ struct ps_net {
     size_t npeers;
     bool has_proc;
     uint64_t cpu_ns, conns_peak;
+    uint64_t cpu_samples, cpu_dropped; /* v3: CPU samples taken and lost by the shim */
 };
 
 struct ps_net *ps_net_new(void);
@@ -94,22 +95,5 @@ struct ps_net_summary {
 int ps_net_summarize(const struct ps_trace *t, double duration_s, struct ps_net_summary *out);
 void ps_net_summary_free(struct ps_net_summary *s);
 const char *ps_call_name(unsigned kind);
-
-/* ---- off-CPU time by (stack, call) ------------------------------------------------ */
-
-struct ps_offcpu_entry {
-    uint32_t stack;
-    uint32_t call;
-    uint64_t ns, count;
-};
-
-struct ps_offcpu {
-    struct ps_offcpu_entry *e;    /* open addressing; count 0 = empty */
-    size_t cap, n;
-    int error;
-};
-
-void ps_offcpu_add(struct ps_offcpu *o, const struct ps_event *ev);
-void ps_offcpu_free(struct ps_offcpu *o);
 
 #endif

@@ -95,6 +95,9 @@ static int parse_process(struct ps_trace *t, const uint8_t *p, const uint8_t *en
             goto bad;
         pr->argc++;
     }
+    /* v3: the CPU sampling rate (0: off).  Later fields are skipped. */
+    if (t->version >= 3 && p < end && ps_get_uv(&p, end, &pr->cpu_hz))
+        goto bad;
     return 0;
 bad:
     return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt process record at offset %llu",

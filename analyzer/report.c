@@ -85,19 +85,46 @@ int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **f
     return 0;
 }
 
+uint64_t ps_report_tid(const struct ps_report *r, uint32_t serial)
+{
+    return serial < r->nserials ? r->serial_tid[serial] : 0;
+}
+
+static void note_thread(struct ps_report *r, uint32_t serial, uint64_t tid)
+{
+    if (serial >= r->nserials) {
+        size_t n = (size_t)serial * 2 + 16;
+        uint64_t *g = realloc(r->serial_tid, n * sizeof *g);
+        if (!g) {
+            r->off.error = PS_ENOMEM;
+            return;
+        }
+        memset(g + r->nserials, 0, (n - r->nserials) * sizeof *g);
+        r->serial_tid = g;
+        r->nserials = n;
+    }
+    r->serial_tid[serial] = tid;
+}
+
 /* The reader's one sink: allocation events to the heap analysis, blocked
- * calls to the off-CPU table. */
+ * calls to the off-CPU table, CPU samples to the CPU table. */
 static void report_event(void *ctx, const struct ps_event *ev)
 {
     struct ps_report *r = ctx;
     if (ev->kind == PS_EV_OFFCPU)
-        ps_offcpu_add(&r->off, ev);
+        ps_tally_add(&r->off, ev->stack, (uint32_t)(ev->addr < 256 ? ev->addr : 0),
+                     ps_report_tid(r, ev->thread), ev->size, 1);
+    else if (ev->kind == PS_EV_CPU_SAMPLE)
+        ps_tally_add(&r->cpu, ev->stack, 0, ev->tid, ev->size, 1);
     else if (ev->kind == PS_MARK_SAMPLE)
         ps_growth_sample(&r->growth, r->t, r->h, ev->addr);
     else if (ev->kind == PS_MARK_SAMPLING)
         ps_heap_sampling(r->h, r->t->levels[ev->addr].shift, ev->tick);
-    else
+    else {
+        if (ev->kind == PS_EV_THREAD_START)
+            note_thread(r, ev->thread, ev->tid);
         ps_heap_event(r->h, ev);
+    }
 }
 
 int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps_report_opts *opts,
@@ -120,6 +147,8 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps
         rc = r->h->error;
     if (!rc && r->off.error)
         rc = r->off.error;
+    if (!rc && r->cpu.error)
+        rc = r->cpu.error;
     if (!rc) {
         ps_heap_finish(r->h);
         rc = r->h->error;
@@ -194,6 +223,10 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps
         r->leaked_blocks += l->blocks;
     }
     qsort(r->leaks, r->nleaks, sizeof *r->leaks, leak_cmp);
+    if ((rc = ps_cpu_functions(r))) {
+        ps_report_free(r);
+        return rc;
+    }
     for (size_t i = 0; i < r->nleaks; i++) {
         rc = ps_report_stack_frames(r, r->leaks[i].stack, &r->leaks[i].frames, &r->leaks[i].nframes);
         if (rc) {
@@ -217,7 +250,11 @@ void ps_report_free(struct ps_report *r)
     free(r->suspects);
     ps_growth_free(&r->growth);
     ps_net_summary_free(&r->net);
-    ps_offcpu_free(&r->off);
+    ps_tally_free(&r->off);
+    ps_tally_free(&r->cpu);
+    free(r->cpu_funcs);
+    free(r->cpu_threads);
+    free(r->serial_tid);
     ps_heap_free(r->h);
     ps_trace_free(r->t);
     free(r);

@@ -10,6 +10,7 @@
 #include "heap.h"
 #include "net.h"
 #include "symbolize.h"
+#include "tally.h"
 #include "trace.h"
 
 struct ps_rframe {
@@ -30,6 +31,16 @@ struct ps_suspect_rep {
     size_t nframes;
 };
 
+/* A function's share of the CPU samples: SELF when it was the innermost
+ * frame (inline frames count as functions of their own), TOTAL when it was
+ * anywhere on the stack (once per sample, however deep the recursion). */
+struct ps_cpu_func {
+    const char *function;    /* strings owned by the symbolizer */
+    const char *file;        /* of the innermost frame seen; may be NULL */
+    const char *module;
+    uint64_t self, total;
+};
+
 struct ps_report_opts {
     double warmup_s;         /* < 0: the default (growth.h) */
 };
@@ -45,7 +56,16 @@ struct ps_report {
     struct ps_leak *leaks;   /* largest bytes first */
     size_t nleaks;
     struct ps_net_summary net; /* calls, requests, peers */
-    struct ps_offcpu off;    /* blocked time by stack and call */
+    struct ps_tally off;     /* blocked ns by (stack, call, thread) */
+    struct ps_tally cpu;     /* CPU samples by (stack, thread) */
+    struct ps_cpu_func *cpu_funcs; /* by self samples, then total */
+    size_t ncpu_funcs;
+    struct ps_cpu_thread {
+        uint64_t tid, samples;
+    } *cpu_threads;          /* by samples, most first */
+    size_t ncpu_threads;
+    uint64_t *serial_tid;    /* thread serial -> tid (THREAD_START) */
+    size_t nserials;
     bool live_at_end;        /* no END: leaks are blocks live when the trace ends */
     struct ps_growth growth;
     struct ps_resources res; /* .present: the trace has resource samples */
@@ -58,6 +78,11 @@ struct ps_report {
 int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps_report_opts *opts,
                     struct ps_report **out);
 void ps_report_free(struct ps_report *r);
+
+/* The thread id of stream SERIAL, 0 when unknown. */
+uint64_t ps_report_tid(const struct ps_report *r, uint32_t serial);
+/* Fill r->cpu_funcs and r->cpu_threads from r->cpu (cpu.c). */
+int ps_cpu_functions(struct ps_report *r);
 
 /* Symbolized frames of stack ID (innermost first), into a new array the
  * caller frees (the strings stay the symbolizer's). */

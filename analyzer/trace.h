@@ -32,6 +32,7 @@ struct ps_process {
     char *exe;
     char **argv;
     size_t argc;
+    uint64_t cpu_hz;     /* v3: CPU samples per second of each thread's CPU time; 0 off */
 };
 
 /* How the process ended, as far as the trace knows. */
@@ -53,13 +54,13 @@ enum ps_marker { PS_MARK_SAMPLE = 200, PS_MARK_SAMPLING = 201 };
 struct ps_event {
     uint64_t tick;
     uint32_t thread;     /* stream serial */
-    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / OFFCPU,
+    uint8_t kind;        /* PS_EV_ALLOC / FREE / THREAD_START / THREAD_EXIT / EXEC / OFFCPU / CPU_SAMPLE,
                           * or a marker: addr is then the index into samples / levels */
     bool realloc;        /* one half of a REALLOC */
     uint64_t addr;       /* OFFCPU: the call kind (enum ps_call_kind) */
-    uint64_t size;       /* OFFCPU: nanoseconds blocked */
+    uint64_t size;       /* OFFCPU: nanoseconds blocked; CPU_SAMPLE: samples (>= 1) */
     uint32_t stack;
-    uint64_t tid;        /* THREAD_START */
+    uint64_t tid;        /* THREAD_START, CPU_SAMPLE */
 };
 
 struct ps_stack {

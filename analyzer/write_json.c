@@ -140,6 +140,65 @@ static void resources_json(cJSON *root, const struct ps_resources *x)
     }
 }
 
+static void cpu_func_json(cJSON *arr, const struct ps_cpu_func *f, uint64_t all)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "function", f->function);
+    if (f->file)
+        cJSON_AddStringToObject(o, "file", ps_display_path(f->file));
+    else
+        cJSON_AddNullToObject(o, "file");
+    cJSON_AddStringToObject(o, "module", f->module);
+    add_u64(o, "self_samples", f->self);
+    cJSON_AddNumberToObject(o, "self_percent", round(f->self * 10000.0 / all) / 100);
+    add_u64(o, "total_samples", f->total);
+    cJSON_AddNumberToObject(o, "total_percent", round(f->total * 10000.0 / all) / 100);
+    cJSON_AddItemToArray(arr, o);
+}
+
+#define CPU_TOP 50
+
+static int u64_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* "cpu": the sampling rate, samples by thread, and the functions that are
+ * among the top CPU_TOP by self or by total samples. */
+static void cpu_json(cJSON *root, const struct ps_report *r)
+{
+    const struct ps_trace *t = r->t;
+    cJSON *o = cJSON_AddObjectToObject(root, "cpu");
+    uint64_t all = r->cpu.weight;
+    add_u64(o, "hz", t->proc.cpu_hz);
+    add_u64(o, "samples", all);
+    cJSON_AddNumberToObject(o, "cpu_seconds", round(all * 1000.0 / t->proc.cpu_hz) / 1000);
+    add_u64(o, "dropped", r->t->net->cpu_dropped);
+    cJSON *th = cJSON_AddArrayToObject(o, "threads");
+    for (size_t i = 0; i < r->ncpu_threads; i++) {
+        cJSON *x = cJSON_CreateObject();
+        add_u64(x, "tid", r->cpu_threads[i].tid);
+        add_u64(x, "samples", r->cpu_threads[i].samples);
+        cJSON_AddItemToArray(th, x);
+    }
+    cJSON *fs = cJSON_AddArrayToObject(o, "top_functions");
+    if (!all)
+        return;
+    uint64_t cut = 0; /* the CPU_TOP-th largest total */
+    uint64_t *tot = malloc((r->ncpu_funcs + 1) * sizeof *tot);
+    if (tot) {
+        for (size_t i = 0; i < r->ncpu_funcs; i++)
+            tot[i] = r->cpu_funcs[i].total;
+        qsort(tot, r->ncpu_funcs, sizeof *tot, u64_desc);
+        cut = r->ncpu_funcs > CPU_TOP ? tot[CPU_TOP - 1] : 0;
+        free(tot);
+    }
+    for (size_t i = 0; i < r->ncpu_funcs; i++)
+        if (i < CPU_TOP || (cut && r->cpu_funcs[i].total >= cut))
+            cpu_func_json(fs, &r->cpu_funcs[i], all);
+}
+
 static cJSON *report_json(const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -194,6 +253,8 @@ static cJSON *report_json(const struct ps_report *r)
     net_json(root, &r->net);
     if (r->res.present)
         resources_json(root, &r->res);
+    if (t->proc.cpu_hz)
+        cpu_json(root, r);
     cJSON *sus = cJSON_AddArrayToObject(root, "leak_suspects");
     for (size_t i = 0; i < r->nsuspects; i++) {
         const struct ps_suspect *p = &r->suspects[i].s;

@@ -2,6 +2,7 @@
  * markdown` (for a pull-request comment): the verdict, the summary, then
  * the top leaks with their stacks, aligned to fit 100 columns. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
@@ -260,6 +261,72 @@ static void text_growth(FILE *out, const struct ps_report *r)
         fprintf(out, "\n  ... %zu more suspects\n", r->nsuspects - shown);
 }
 
+#define TOP_CPU 10
+
+static int by_total(const void *a, const void *b)
+{
+    const struct ps_cpu_func *x = *(const struct ps_cpu_func *const *)a, *y = *(const struct ps_cpu_func *const *)b;
+    if (x->total != y->total)
+        return x->total < y->total ? 1 : -1;
+    return x->self < y->self ? 1 : x->self > y->self ? -1 : 0;
+}
+
+/* The functions of the CPU profile, most first by SELF or by total;
+ * *N of them (at most TOP_CPU).  The caller frees the array. */
+static const struct ps_cpu_func **cpu_top(const struct ps_report *r, bool self, size_t *n)
+{
+    *n = r->ncpu_funcs < TOP_CPU ? r->ncpu_funcs : TOP_CPU;
+    const struct ps_cpu_func **v = calloc(r->ncpu_funcs + 1, sizeof *v);
+    if (!v) {
+        *n = 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < r->ncpu_funcs; i++)
+        v[i] = &r->cpu_funcs[i];
+    if (!self)
+        qsort(v, r->ncpu_funcs, sizeof *v, by_total);
+    while (*n && !(self ? v[*n - 1]->self : v[*n - 1]->total))
+        (*n)--;
+    return v;
+}
+
+static void cpu_where(const struct ps_cpu_func *f, char *buf, size_t size)
+{
+    if (f->file)
+        snprintf(buf, size, "%s", ps_display_path(f->file));
+    else
+        snprintf(buf, size, "%s", *f->module ? base_name(f->module) : "");
+}
+
+static void text_cpu(FILE *out, const struct ps_report *r)
+{
+    const struct ps_trace *t = r->t;
+    if (!t->proc.cpu_hz)
+        return;
+    uint64_t all = r->cpu.weight;
+    char a[32];
+    fprintf(out, "\nCPU profile: %s samples at %" PRIu64 " Hz (%.2f s of CPU) in %zu threads",
+            commas(all, a), t->proc.cpu_hz, (double)all / (double)t->proc.cpu_hz, r->ncpu_threads);
+    if (r->t->net->cpu_dropped)
+        fprintf(out, "; %" PRIu64 " samples dropped (buffer full)", r->t->net->cpu_dropped);
+    fprintf(out, "\n");
+    if (!all)
+        return;
+    for (int self = 1; self >= 0; self--) {
+        size_t n;
+        const struct ps_cpu_func **v = cpu_top(r, self, &n);
+        fprintf(out, "\n  Top functions by %s CPU\n  %7s %7s  %s\n", self ? "self" : "total", "self",
+                "total", "function");
+        for (size_t i = 0; i < n; i++) {
+            char loc[512];
+            cpu_where(v[i], loc, sizeof loc);
+            fprintf(out, "  %6.1f%% %6.1f%%  %s  %s\n", 100.0 * v[i]->self / all, 100.0 * v[i]->total / all,
+                    v[i]->function, loc);
+        }
+        free(v);
+    }
+}
+
 static void text_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -300,6 +367,7 @@ static void text_one(FILE *out, const struct ps_report *r)
                 commas(h->unknown_frees, a));
     text_growth(out, r);
     text_net(out, &r->net);
+    text_cpu(out, r);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     if (shown)
         fprintf(out, "\nTop %zu of %zu %s sites (largest first; kind: not classified yet)\n", shown,
@@ -423,6 +491,23 @@ static void md_one(FILE *out, const struct ps_report *r)
         }
     }
     md_net(out, &r->net);
+    if (t->proc.cpu_hz && r->cpu.weight) {
+        uint64_t all = r->cpu.weight;
+        size_t n;
+        const struct ps_cpu_func **v = cpu_top(r, true, &n);
+        fprintf(out, "\n### CPU profile: %s samples at %" PRIu64 " Hz\n\n| self | total | function | where |\n|---:|---:|---|---|\n",
+                commas(all, a), t->proc.cpu_hz);
+        for (size_t i = 0; i < n; i++) {
+            char loc[512];
+            cpu_where(v[i], loc, sizeof loc);
+            fprintf(out, "| %.1f%% | %.1f%% | ", 100.0 * v[i]->self / all, 100.0 * v[i]->total / all);
+            md_escape(out, v[i]->function);
+            fprintf(out, " | ");
+            md_escape(out, loc);
+            fprintf(out, " |\n");
+        }
+        free(v);
+    }
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
     for (size_t i = 0; i < shown; i++) {
         const struct ps_leak *l = &r->leaks[i];

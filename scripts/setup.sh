@@ -2,20 +2,25 @@
 # Install what perfshim needs from Debian's packages (Debian 12).
 #   scripts/setup.sh          build dependencies
 #   scripts/setup.sh --test   + what the test suite runs (real programs, clang for the fuzz target,
-#                             rsvg-convert and node_exporter as real consumers of our SVG and metrics)
+#                             rsvg-convert and node_exporter as real consumers of our SVG and metrics,
+#                             Chromium + chromedriver + selenium for the interactive SVG, go's
+#                             pprof for our pprof export)
 #   scripts/setup.sh --bench  + the tools the benchmarks compare against (heaptrack, strace)
-#                             and run (redis-server, redis-benchmark for bench/net_bench.sh)
+#                             and run (redis-server, redis-benchmark for bench/net_bench.sh,
+#                             gperftools' libprofiler for bench/cpu_bench.sh)
 # Packages already installed are not fetched again, so this is quick and
 # works offline on a machine that has them.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjson-dev libzstd-dev)
+pkgs=(build-essential cmake pkg-config libunwind-dev libdw-dev libelf-dev libcjson-dev libzstd-dev zlib1g-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev
                    sqlite3 git cppcheck binutils redis-server redis-tools
-                   librsvg2-bin python3-prometheus-client prometheus-node-exporter) ;;
-    --bench) pkgs+=(python3 heaptrack time strace redis-server redis-tools) ;;
+                   librsvg2-bin python3-prometheus-client prometheus-node-exporter
+                   chromium chromium-driver python3-selenium golang-go) ;;
+    --bench) pkgs+=(python3 heaptrack time strace redis-server redis-tools
+                    libgoogle-perftools4 xz-utils) ;;
     *) echo "setup.sh: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
 done

@@ -121,7 +121,7 @@ elif case == "truncated":
 elif case == "version":
     data = bytearray(real_trace())
     t.eq(b"PERFSHIM", bytes(data[:8]), "magic")
-    t.eq(2, struct.unpack("<I", data[8:12])[0], "format version in the header")
+    t.eq(3, struct.unpack("<I", data[8:12])[0], "format version in the header")
     data[8:12] = struct.pack("<I", 99)
     expect_bad(write("v99.trace", bytes(data)), "version 99", mention=("99", "1"))
 else:

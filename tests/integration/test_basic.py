@@ -8,7 +8,7 @@ import pstest
 t = pstest.Test()
 run, rep = t.run_one([t.target], rc=0)
 s = rep["summary"]
-t.eq(2, rep["trace_format_version"], "trace_format_version")
+t.eq(3, rep["trace_format_version"], "trace_format_version")
 t.eq("exited 0", rep["process"]["exit"], "process.exit")
 t.check(os.path.basename(rep["process"]["command"][0]) == "t_basic",
         "process.command: expected [.../t_basic], actual %r" % rep["process"]["command"])

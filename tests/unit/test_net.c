@@ -292,12 +292,74 @@ static void th_offcpu(struct tw_thread *t, uint64_t tick, uint64_t ns, unsigned 
     th_done(t, p);
 }
 
-static struct ps_offcpu off;
+static void th_cpu(struct tw_thread *t, uint64_t tick, uint64_t tid, uint32_t stack, uint64_t n)
+{
+    uint8_t *p = th_at(t);
+    *p++ = PS_EV_CPU_SAMPLE;
+    p = ps_put_uv(p, th_dtick(t, tick));
+    p = ps_put_uv(p, tid);
+    p = ps_put_uv(p, stack);
+    p = ps_put_uv(p, n);
+    th_done(t, p);
+}
+
+static uint64_t cpu_samples, cpu_events, cpu_tid;
+static void cpu_sink(void *ctx, const struct ps_event *ev)
+{
+    (void)ctx;
+    if (ev->kind == PS_EV_CPU_SAMPLE) {
+        cpu_samples += ev->size;
+        cpu_events++;
+        cpu_tid = ev->tid;
+    }
+}
+
+/* CPU_SAMPLE: refused before version 3; read with its tid and weight, and
+ * PROCESS.cpu_hz, from version 3 on. */
+TEST(cpu_sample_events)
+{
+    for (int version = 2; version <= 3; version++) {
+        struct tw w;
+        tw_init(&w);
+        const char *argv[] = {"x"};
+        tw_header(&w, (uint32_t)version);
+        w.cpu_hz = version == 3 ? 99 : 0;
+        tw_process(&w, 1, 0, PS_CLOCK_MONOTONIC, 1000000000, 1, "x", 1, argv);
+        static struct tw_thread a;
+        memset(&a, 0, sizeof a);
+        a.serial = 1;
+        uint64_t ips[2] = {0x1001, 0x2000};
+        th_stack(&a, 1, ips, 2);
+        th_cpu(&a, 100, 4242, 1, 1);
+        th_cpu(&a, 110, 4242, 1, 3); /* two overruns */
+        tw_chunk(&w, &a);
+        tw_end(&w, PS_EXIT_EXITED, 0, 300);
+        char path[64];
+        int fd = tw_memfd(&w, path, sizeof path);
+        struct ps_trace *t = NULL;
+        cpu_samples = cpu_events = cpu_tid = 0;
+        int rc = ps_trace_read(path, cpu_sink, NULL, &t);
+        close(fd);
+        if (version == 2) {
+            CHECK_EQ(rc, PS_ECORRUPT);
+        } else {
+            ASSERT_EQ(rc, 0);
+            CHECK_EQ(cpu_events, 2);
+            CHECK_EQ(cpu_samples, 4);
+            CHECK_EQ(cpu_tid, 4242);
+            CHECK_EQ(t->proc.cpu_hz, 99);
+        }
+        ps_trace_free(t);
+        tw_fini(&w);
+    }
+}
+
+static struct ps_tally off;
 static void off_sink(void *ctx, const struct ps_event *ev)
 {
     (void)ctx;
     if (ev->kind == PS_EV_OFFCPU)
-        ps_offcpu_add(&off, ev);
+        ps_tally_add(&off, ev->stack, (uint32_t)ev->addr, 0, ev->size, 1);
 }
 
 TEST(offcpu_events)
@@ -332,16 +394,16 @@ TEST(offcpu_events)
             uint64_t sleep_ns = 0, recv_ns = 0;
             for (size_t i = 0; i < off.cap; i++) {
                 if (off.e[i].count && off.e[i].call == PS_CALL_nanosleep) {
-                    sleep_ns = off.e[i].ns;
+                    sleep_ns = off.e[i].weight;
                     CHECK_EQ(off.e[i].count, 10);
                 }
                 if (off.e[i].count && off.e[i].call == PS_CALL_recv)
-                    recv_ns = off.e[i].ns;
+                    recv_ns = off.e[i].weight;
             }
             CHECK_EQ(sleep_ns, 20000000);
             CHECK_EQ(recv_ns, 5000000);
         }
-        ps_offcpu_free(&off);
+        ps_tally_free(&off);
         ps_trace_free(t);
         tw_fini(&w);
     }

@@ -523,21 +523,21 @@ TEST(zstd_empty_chunk)
 
 /* ---- errors ---------------------------------------------------------------- */
 
-TEST(version_3_refused)
+TEST(version_4_refused)
 {
     struct tw w;
     tw_init(&w);
     const char *argv[] = {"x"};
-    tw_header(&w, 3);
+    tw_header(&w, 4);
     tw_process(&w, 1, 0, PS_CLOCK_MONOTONIC, 1000000000, 0, "x", 1, argv);
     struct ps_trace *t = (struct ps_trace *)&w; /* must be reset to NULL */
     int rc = read_tw(&w, w.len, &g, &t);
     CHECK_EQ(rc, PS_EVERSION);
     CHECK(t == NULL);
     const char *msg = ps_error_detail(rc);
-    CHECK(strstr(msg, "version 3") != NULL);
-    CHECK(strstr(msg, "versions 1 to 2") != NULL);
-    if (!strstr(msg, "version 3") || !strstr(msg, "versions 1 to 2"))
+    CHECK(strstr(msg, "version 4") != NULL);
+    CHECK(strstr(msg, "versions 1 to 3") != NULL);
+    if (!strstr(msg, "version 4") || !strstr(msg, "versions 1 to 3"))
         fprintf(stderr, "message: %s\n", msg);
     tw_fini(&w);
 }

@@ -32,6 +32,7 @@ struct tw {
     size_t len, cap;
     size_t rec_off[4096]; /* start of each record */
     size_t nrec;
+    uint64_t cpu_hz; /* non-zero: PROCESS gets its v3 cpu_hz field */
 };
 
 /* One thread's event stream: encoder state as in the shim's ps_thread. */
@@ -107,6 +108,8 @@ static inline void tw_process(struct tw *w, uint64_t pid, uint64_t ppid, int clo
     p = ps_put_uv(p, (uint64_t)argc);
     for (int i = 0; i < argc; i++)
         p = ps_put_bytes(p, argv[i], strlen(argv[i]));
+    if (w->cpu_hz)
+        p = ps_put_uv(p, w->cpu_hz);
     tw_record(w, PS_REC_PROCESS, b, (size_t)(p - b));
 }
 
