@@ -127,6 +127,49 @@ int main(void)
     return 0;
 }
 PROG
+# Two threads burning CPU in two functions at 999 Hz: CPU streams with
+# CPU_SAMPLE events and their STACK definitions (format version 3).
+cat > "$tmp/cpu.c" <<'PROG'
+#include <pthread.h>
+#include <time.h>
+static volatile double sink;
+static double cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+__attribute__((noinline)) static void spin_a(double s)
+{
+    for (double end = cpu_s() + s; cpu_s() < end;)
+        for (int i = 0; i < 5000; i++)
+            sink += i * 0.5;
+}
+__attribute__((noinline)) static void spin_b(double s)
+{
+    for (double end = cpu_s() + s; cpu_s() < end;)
+        for (int i = 0; i < 5000; i++)
+            sink += i * 0.25;
+}
+static void *work(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < 15; k++) {
+        spin_a(0.007);
+        spin_b(0.003);
+    }
+    return NULL;
+}
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, work, NULL);
+    work(NULL);
+    pthread_join(t, NULL);
+    return 0;
+}
+PROG
+cc -O1 -g -pthread "$tmp/cpu.c" -o "$tmp/cpu-prog"
 cc -O1 -g -pthread "$tmp/net.c" -o "$tmp/net-prog"
 cc -O1 -g -pthread "$tmp/threads.c" -o "$tmp/threads"
 cc -O1 -g -pthread "$tmp/slow.c" -o "$tmp/slow"
@@ -142,9 +185,10 @@ run threads-raw PERFSHIM_COMPRESS=0 "$tmp/threads" 300
 run threads-tsc PERFSHIM_CLOCK=tsc PERFSHIM_STACK_DEPTH=4 "$tmp/threads" 20
 run slow-zstd PERFSHIM_FLUSH_MS=10 "$tmp/slow"
 run net PERFSHIM_STACK_DEPTH=8 "$tmp/net-prog"
+run cpu PERFSHIM_CPU_HZ=999 PERFSHIM_STACK_DEPTH=16 "$tmp/cpu-prog"
 run sh-exec PERFSHIM_STACK_DEPTH=8 /bin/sh -c '/bin/true; exec /bin/echo hi'
 
-for d in ls threads-small threads-raw threads-tsc slow-zstd net; do
+for d in ls threads-small threads-raw threads-tsc slow-zstd net cpu; do
     cp "$(ls "$tmp/$d"/*.trace | head -1)" "$out/$d.seed"
 done
 # sh forks /bin/true (its own trace, ends with END) and then execs echo
