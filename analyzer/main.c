@@ -145,9 +145,11 @@ static int cmd_flame(int argc, char **argv)
     struct ps_reports rs;
     int rc = ps_reports_build((char *[]){(char *)trace}, 1, NULL, &rs);
     if (!rc && ft == PS_FLAME_CPU && !rs.r[0]->t->proc.cpu_hz)
-        rc = ps_error_set(PS_EUSAGE, "flame: trace '%s' has no CPU samples (recorded with "
-                                     "PERFSHIM_CPU_HZ=0, or in trace format %u, before CPU sampling)",
-                          trace, rs.r[0]->t->version);
+        rc = rs.r[0]->t->version < 3
+                 ? ps_error_set(PS_EUSAGE, "flame: trace '%s' has no CPU samples (trace format %u, "
+                                           "from before CPU sampling)", trace, rs.r[0]->t->version)
+                 : ps_error_set(PS_EUSAGE, "flame: trace '%s' has no CPU samples (recorded with "
+                                           "PERFSHIM_CPU_HZ=0 or an unusable PERFSHIM_CPU_SIGNAL)", trace);
     struct ps_flame f;
     if (!rc)
         rc = ps_flame_build(rs.r[0], (enum ps_flame_type)ft, per_thread, &f);

@@ -5,7 +5,8 @@
 # its "disk".  Prints the text report of its trace (leaks, requests, calls,
 # peers) and its leak and off-CPU flame graphs as folded stacks.  Then a
 # 20-second soak of the same program as a long-running server under a
-# looping client: the verdict, the growing site, and a timeline chart.
+# looping client: the verdict, the growing site, where its CPU time goes,
+# a timeline chart and an interactive CPU flame graph.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -33,4 +34,11 @@ echo "== perfshim soak --duration 20s --warmup 4s --load 'leaky_demo --client $p
 echo
 echo "== perfshim timeline --format svg -o $out/soak.svg $out/soak.*.trace   (open it in a browser)"
 build/bin/perfshim timeline --format svg -o "$out/soak.svg" "$out"/soak.*.trace
-build/bin/perfshim timeline "$out"/soak.*.trace | head -5
+build/bin/perfshim timeline "$out"/soak.*.trace | sed -n 1,5p
+echo
+echo "== perfshim flame --type cpu $out/soak.*.trace   (CPU samples by stack; the 5 heaviest)"
+build/bin/perfshim flame --type cpu "$out"/soak.*.trace | sort -t' ' -k2 -nr | sed -n 1,5p
+echo
+echo "== perfshim flame --type cpu --format svg -o $out/cpu.svg $out/soak.*.trace   (click to zoom, Ctrl-F to search)"
+build/bin/perfshim flame --type cpu --format svg -o "$out/cpu.svg" "$out"/soak.*.trace
+ls -l "$out/cpu.svg"
