@@ -93,8 +93,9 @@ static int add_tally(struct ps_flame *f, struct ps_report *r, size_t *cap, const
         uint64_t w = e->weight;
         if (f->type == PS_FLAME_OFFCPU)
             w = (w + 500) / 1000; /* ns -> us */
+        /* a CPU sample event may stand for several samples: count samples */
         rc = add(f, r, cap, e->stack, f->type == PS_FLAME_OFFCPU ? ps_call_name(e->call) : NULL,
-                 e->tid, w, e->count);
+                 e->tid, w, f->type == PS_FLAME_CPU ? e->weight : e->count);
     }
     ps_tally_free(&merged);
     return rc;

@@ -53,7 +53,11 @@ int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **f
         const struct ps_frame *fr = NULL;
         size_t nfr = 0;
         struct ps_frame unknown = {.address = ip, .module = "", .function = "??"};
-        if (m) {
+        if (ip == PS_FRAME_UNWINDING + 1) {
+            unknown.function = "[perfshim: stack unwinding]";
+            fr = &unknown;
+            nfr = 1;
+        } else if (m) {
             if (is_shim_module(m->path))
                 continue;
             if (ps_sym_resolve(r->sym, m, ip, true, &fr, &nfr) < 0 || nfr == 0) {

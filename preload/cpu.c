@@ -51,6 +51,8 @@ __thread struct ps_thread *ps__cpu;
 static __thread int timer_id = -1;
 static __thread uint64_t next_ns;   /* the thread CPU time the timer is armed for */
 static __thread uint64_t rng;       /* xorshift state */
+__thread uint64_t ps__cpu_pending;  /* weight of samples taken inside libunwind */
+static __thread uint64_t pending_tick;
 
 /* The target's disposition of cpu_sig: two copies and a generation, so
  * the handler always reads a whole one while sigaction() writes the
@@ -225,6 +227,14 @@ static void sample(ucontext_t *uc, uint64_t weight)
     if (!c || !ps_active())
         return;
     uint64_t tick = ps_now();
+    /* Inside libunwind, which is not re-entrant: the allocation hook that
+     * called it records this sample with the stack it is taking. */
+    if (ps__unwinding && ps__busy) {
+        if (!ps__cpu_pending)
+            pending_tick = tick;
+        ps__cpu_pending += weight;
+        return;
+    }
     uint64_t used = atomic_load_explicit(&c->head, memory_order_relaxed) -
                     atomic_load_explicit(&c->tail, memory_order_acquire);
     if (c->cap - used < SAMPLE_ROOM) {
@@ -255,6 +265,21 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         chain(sig, si, uc);
     }
     errno = saved;
+}
+
+void ps_cpu_pending_flush(struct ps_thread *t, const uintptr_t *ips, unsigned n)
+{
+    uint64_t w = ps__cpu_pending;
+    ps__cpu_pending = 0;
+    if (!t || !ps_active())
+        return;
+    uintptr_t st[PS_STACK_MAX_DEPTH];
+    st[0] = PS_FRAME_UNWINDING + 1; /* a leaf: looked up as address - 1 */
+    if (n > PS_STACK_MAX_DEPTH - 1)
+        n = PS_STACK_MAX_DEPTH - 1;
+    memcpy(st + 1, ips, n * sizeof *ips);
+    ps_ev_cpu_sample(t, pending_tick, t->tid, ps_stack_intern(t, st, n + 1, false), w);
+    atomic_fetch_add_explicit(&n_taken, w, memory_order_relaxed);
 }
 
 /* ---- timers --------------------------------------------------------------------------- */

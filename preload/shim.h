@@ -347,6 +347,11 @@ unsigned ps_cpu_hz(void);        /* the rate in force; 0 when off */
 int ps_cpu_signal(void);         /* the sampler's signal; 0 when off */
 void ps_cpu_counts(uint64_t *taken, uint64_t *dropped);
 void ps_cpu_flusher_tick(void);  /* record modules that samples may have reached */
+/* Samples whose signal came while this thread was inside libunwind for an
+ * allocation (or off-CPU) stack IPS: recorded into the thread's own event
+ * stream once that stack is known, below it the PS_FRAME_UNWINDING frame. */
+extern __thread uint64_t ps__cpu_pending;
+void ps_cpu_pending_flush(struct ps_thread *t, const uintptr_t *ips, unsigned n);
 /* The target's view of the sampler's signal (hooks_signal.c). */
 int ps_cpu_target_action(const struct sigaction *act, struct sigaction *old);
 

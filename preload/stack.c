@@ -142,6 +142,7 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     ps__unwinding = 1;
     int got = unw_backtrace_fn(raw, (int)ps__opt.stack_depth + 8);
     ps__unwinding = 0;
+    uint32_t id = PS_STACK_NONE;
     int skip = 0;
     while (skip < got && (((uintptr_t)raw[skip] >= self_lo && (uintptr_t)raw[skip] < self_hi) ||
                           ((uintptr_t)raw[skip] >= unw_lo && (uintptr_t)raw[skip] < unw_hi)))
@@ -149,9 +150,12 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     unsigned n = (unsigned)(got - skip);
     if (n > ps__opt.stack_depth)
         n = ps__opt.stack_depth;
-    if (n == 0)
-        return PS_STACK_NONE;
-    return ps_stack_intern(t, (const uintptr_t *)(raw + skip), n, false);
+    if (n)
+        id = ps_stack_intern(t, (const uintptr_t *)(raw + skip), n, false);
+    /* A CPU sample that came while libunwind ran was taken here. */
+    if (PS_UNLIKELY(ps__cpu_pending))
+        ps_cpu_pending_flush(t, (const uintptr_t *)(raw + skip), n);
+    return id;
 }
 
 /* From the handler, libunwind walks the handler's frames, the kernel's

@@ -128,7 +128,14 @@ enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 }
  * stream, its "CPU stream", holding only CPU_SAMPLE and STACK events.  The
  * innermost address of a CPU sample's stack is the interrupted instruction
  * plus one, so that every frame of every stack is looked up as address - 1
- * (the convention for return addresses). */
+ * (the convention for return addresses).
+ *
+ * PS_FRAME_UNWINDING (+ 1, as a leaf) is no code address: it marks CPU
+ * samples taken while the shim was unwinding the thread's stack for an
+ * allocation.  Such a sample is written into the thread's own event stream
+ * with the stack being unwound, this frame below it: the shim's own cost,
+ * charged to where it was incurred. */
+#define PS_FRAME_UNWINDING 0x10u
 
 /* Stack ids: 0 means "no stack"; the shim hands out 1, 2, 3, ... and never
  * more than PS_STACK_ID_MAX (later new stacks are recorded as 0), so a
