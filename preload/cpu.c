@@ -9,12 +9,13 @@
  * created later by pthread_create (hooks_thread.c) as their first act; a
  * thread's timer is deleted when it exits (a timer holds a queued-signal
  * slot until deleted).  The kernel checks CPU timers at its scheduler tick,
- * (4 ms at CONFIG_HZ=250), and a fixed period would alias with any work
- * that alternates in step with the tick (a loop of 7 ms in one function and
- * 3 ms in another was sampled 98/2 at 99 Hz).  So the timer is one-shot
- * and re-armed by the handler at an absolute point of the thread's CPU
- * time drawn uniformly from [0.5, 1.5) periods after the previous point:
- * the rate is kept on average, the phase is random.  A signal that comes
+ * (4 ms at CONFIG_HZ=250), and a fixed period would lock onto one phase
+ * of work that alternates in step with the tick (a loop of 7 ms in one
+ * function and 3 ms in another was sampled 98/2 at 99 Hz).  So the timer
+ * is one-shot and re-armed by the handler at an absolute point of the
+ * thread's CPU time drawn uniformly from [0.5, 1.5) periods after the
+ * previous point: the rate is kept on average and no phase is favoured
+ * (samples still land only on ticks: docs/cpu.md).  A signal that comes
  * after several points (a rate above the tick rate) is a sample of that
  * many periods' weight.
  *
