@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -15,6 +16,17 @@ int output_open(struct output *o, const char *path)
     o->tmp = NULL;
     if (!path || strcmp(path, "-") == 0) {
         o->f = stdout;
+        return 0;
+    }
+    /* A device, a FIFO or a terminal (-o /dev/stderr, a named pipe) is
+     * written as it is: a rename would put a plain file in its place. */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            return ps_error_set(PS_EUSAGE, "cannot write '%s': it is a directory", path);
+        o->f = fopen(path, "w");
+        if (!o->f)
+            return ps_error_set(PS_EIO, "cannot write '%s': %s", path, strerror(errno));
         return 0;
     }
     size_t n = strlen(path) + 32;
@@ -41,6 +53,8 @@ int output_close(struct output *o, int rc)
     }
     if (fclose(o->f) != 0 && !rc)
         rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
+    if (!o->tmp)
+        return rc;
     if (!rc && rename(o->tmp, o->path) != 0)
         rc = ps_error_set(PS_EIO, "cannot write '%s': %s", o->path, strerror(errno));
     if (rc)
