@@ -547,7 +547,8 @@ def one_run(args, spec, c, shim, tool, base_env, ref, d, label, failures):
         if r.hang:
             rec["hang_report"] = r.hang
             lines = r.hang.rstrip().splitlines()
-            msg += ("\n    what it was doing when it was killed (%s):\n" % os.path.join(d, "hang.txt")
+            msg += ("\n    what it was doing when it was killed (also in --json, hang_report;"
+                    " --keep DIR keeps it with the trace):\n"
                     + "\n".join("      | " + x for x in lines[:150])
                     + ("\n      | ... (%d more lines)" % (len(lines) - 150) if len(lines) > 150 else ""))
             if args.keep:
