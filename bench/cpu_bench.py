@@ -46,8 +46,12 @@ Printed: a table of medians [min..max] per workload and configuration, the
 ratios perfshim@HZ / untraced, perfshim@HZ / perfshim@0 and gperftools@HZ /
 untraced (of medians, wall and CPU), added CPU per sample, samples per
 CPU-second (an expected HZ; gperftools' setitimer is capped at the kernel's
-tick rate), and how busy the rest of the machine was meanwhile.  No figure
-is compared with a threshold.
+tick rate), and how busy the machine was meanwhile, per round and in all:
+the CPU share of other processes (/proc/stat busy time less ours) and steal
+time (the hypervisor running something else on our virtual CPUs).  A run
+that overruns --timeout is examined before it is killed: its threads' states
+and wait channels, and their stacks (eu-stack, else gdb), printed under
+FAILURES.  No figure is compared with a threshold.
 
 Exit status: 0 when every run completed, 1 when some run failed (crash,
 non-zero exit, timeout, output differing from the untraced run, no trace or
@@ -221,11 +225,11 @@ def kernel_hz():
 
 
 def machine_ticks():
-    """(all, idle) jiffies of the machine (/proc/stat), or None."""
+    """(all, idle, steal) jiffies of the machine (/proc/stat), or None."""
     try:
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0), v[7] if len(v) > 7 else 0
     except (OSError, ValueError, IndexError):
         return None
 
@@ -237,18 +241,25 @@ def our_cpu():
 
 
 def other_load(a, b):
-    """The fraction of the machine's CPU that others used between A and B, each
-    (monotonic time, machine_ticks(), our_cpu()): busy time less ours
-    (targets, analyzers, this script)."""
+    """Between A and B, each (monotonic time, machine_ticks(), our_cpu()): the
+    fractions of the machine's CPU time that other processes used (busy time
+    less ours: targets, analyzers, this script) and that the hypervisor took
+    from our virtual CPUs (steal), as {"other": x, "steal": y}, or None."""
     (t0, m0, o0), (t1, m1, o1) = a, b
     if not m0 or not m1 or t1 <= t0 or m1[0] <= m0[0]:
         return None
-    busy_s = ((m1[0] - m0[0]) - (m1[1] - m0[1])) / float(os.sysconf("SC_CLK_TCK"))
-    return max(0.0, (busy_s - (o1 - o0)) / ((t1 - t0) * (os.cpu_count() or 1)))
+    hz, cap = float(os.sysconf("SC_CLK_TCK")), (t1 - t0) * (os.cpu_count() or 1)
+    steal_s = (m1[2] - m0[2]) / hz
+    busy_s = ((m1[0] - m0[0]) - (m1[1] - m0[1])) / hz - steal_s
+    return {"other": max(0.0, (busy_s - (o1 - o0)) / cap), "steal": max(0.0, steal_s / cap)}
 
 
 def fmt_load(x):
-    return "unknown" if x is None else "%.0f%%%s" % (100 * x, " (busy)" if x > 0.1 else "")
+    if x is None:
+        return "unknown"
+    return "other processes %.0f%%, steal %.0f%%%s" % (
+        100 * x["other"], 100 * x["steal"],
+        "  (busy: expect noisy figures)" if x["other"] > 0.1 or x["steal"] > 0.05 else "")
 
 
 def version_of(cmd):
@@ -508,11 +519,11 @@ def bench(args, workloads, rates, configs, tools, shim, tool, tmp):
                     shutil.rmtree(d, ignore_errors=True)
         load = other_load(r0, (time.monotonic(), machine_ticks(), our_cpu()))
         round_load.append(load)
-        print("round %d/%d done (%.0f s elapsed; other load meanwhile: %s)"
+        print("round %d/%d done (%.0f s elapsed; meanwhile %s)"
               % (rnd + 1, args.runs, time.monotonic() - t0, fmt_load(load)), flush=True)
     elapsed = time.monotonic() - t0
     meta.update({"elapsed_s": round(elapsed, 1), "cpu_idle_before": idle_before,
-                 "other_load_fraction": other_load((t0, ticks0, ours0),
+                 "other_load": other_load((t0, ticks0, ours0),
                                                    (time.monotonic(), machine_ticks(), our_cpu())),
                  "other_load_per_round": round_load})
 
@@ -736,11 +747,8 @@ def report(args, wl, rates, configs, data, reference, pprof_check, failures, met
           % (w, ", ".join("%s %s" % (k, "%d" % v if v is not None else "n/a") for k, v in allocs.items())))
     P("outputs: %s" % ("identical to the untraced run's in every run"
                        if not any("output differs" in f for f in failures) else "SOME DIFFER (see FAILURES)"))
-    x = meta["other_load_fraction"]
-    P("benchmark time %.0f s; CPU idle before: %s; other load during the runs: %s"
-      % (meta["elapsed_s"], meta["cpu_idle_before"],
-         "unknown" if x is None else "%.0f%% of the machine's CPU%s"
-         % (100 * x, "  (busy: expect noisy figures)" if x > 0.1 else "")))
+    P("benchmark time %.0f s; CPU idle before: %s; during the runs: %s"
+      % (meta["elapsed_s"], meta["cpu_idle_before"], fmt_load(meta["other_load"])))
     if failures:
         P()
         P("FAILURES (%d)" % len(failures))

@@ -71,7 +71,11 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *data)
 bool ps_modules_changed(void)
 {
     unsigned long long c[2] = {0, 0};
+    /* A CPU sample must not unwind while this thread may be inside the
+     * loader's lock (libunwind takes it too): it is put off (cpu.c). */
+    ps__unwinding++;
     dl_iterate_phdr(counters_cb, c);
+    ps__unwinding--;
     return c[0] != __atomic_load_n(&last_adds, __ATOMIC_RELAXED) ||
            c[1] != __atomic_load_n(&last_subs, __ATOMIC_RELAXED);
 }
@@ -148,6 +152,7 @@ void ps_modules_sync(struct ps_thread *t, bool force)
     if (!t || !known)
         return;
     pthread_mutex_lock(&lock);
+    ps__unwinding++; /* as in ps_modules_changed */
     unsigned long long c[2] = {0, 0};
     dl_iterate_phdr(counters_cb, c);
     if (force || c[0] != last_adds || c[1] != last_subs) {
@@ -166,6 +171,7 @@ void ps_modules_sync(struct ps_thread *t, bool force)
         __atomic_store_n(&last_adds, c[0], __ATOMIC_RELAXED);
         __atomic_store_n(&last_subs, c[1], __ATOMIC_RELAXED);
     }
+    ps__unwinding--;
     pthread_mutex_unlock(&lock);
 }
 

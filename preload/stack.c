@@ -139,9 +139,9 @@ uint32_t ps_stack_capture(struct ps_thread *t)
     if (!unw_backtrace_fn || !buckets || !arena || ps__unwinding)
         return PS_STACK_NONE;
     void *raw[PS_STACK_MAX_DEPTH + 8];
-    ps__unwinding = 1;
+    ps__unwinding++;
     int got = unw_backtrace_fn(raw, (int)ps__opt.stack_depth + 8);
-    ps__unwinding = 0;
+    ps__unwinding--;
     uint32_t id = PS_STACK_NONE;
     int skip = 0;
     while (skip < got && (((uintptr_t)raw[skip] >= self_lo && (uintptr_t)raw[skip] < self_hi) ||
@@ -172,9 +172,9 @@ unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max)
     unsigned depth = ps__opt.stack_depth ? ps__opt.stack_depth : PS_STACK_MAX_DEPTH;
     if (depth > max)
         depth = max;
-    ps__unwinding = 1;
+    ps__unwinding++;
     int got = unw_backtrace_fn(raw, (int)depth + 16);
-    ps__unwinding = 0;
+    ps__unwinding--;
     int at = 0;
     while (at < got && at < 16 && (uintptr_t)raw[at] != pc)
         at++;
