@@ -81,7 +81,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from benchlib import cpu_idle, fmt_bytes, med, tail  # noqa: E402
-from overhead import Result, keep  # noqa: E402  (a run's outcome and its describe(); --keep copies)
+from overhead import Result, keep, run as overhead_run  # noqa: E402  (a run's outcome and its describe(); --keep copies)
 
 GPERF_DEFAULT = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
 SETUP_HINT = "scripts/setup.sh --bench installs it (xz-utils, libgoogle-perftools4)"
@@ -151,42 +151,13 @@ def hang_report(pid, path):
 
 
 def run(cmd, env, workdir, timeout):
-    """Run CMD in its own session, stdout and stderr to WORKDIR/stdout.txt and
-    stderr.txt; wall time, rusage of the child (wait4).  A run that overruns
-    TIMEOUT is examined (hang_report, into WORKDIR/hang.txt and res.hang)
-    and then killed, its session only."""
-    res = Result()
-    res.hang = None
-    out_path, err_path = os.path.join(workdir, "stdout.txt"), os.path.join(workdir, "stderr.txt")
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                             cwd=workdir, start_new_session=True)
-
-        def overran():
-            res.timed_out = True
-            try:
-                res.hang = hang_report(p.pid, os.path.join(workdir, "hang.txt"))
-            finally:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        timer = threading.Timer(timeout, overran)
-        timer.start()
-        try:
-            _, status, ru = os.wait4(p.pid, 0)
-        finally:
-            timer.cancel()
-        res.wall = time.perf_counter() - t0
-        timer.join()
-        res.rc = p.returncode = os.waitstatus_to_exitcode(status)
-        res.maxrss_kb = ru.ru_maxrss
-        res.cpu = ru.ru_utime + ru.ru_stime
-    with open(out_path, "r", errors="replace") as f:
-        res.stdout = f.read()
-    with open(err_path, "r", errors="replace") as f:
-        res.stderr = f.read()
+    """overhead.run, and a run that overruns TIMEOUT is examined first
+    (hang_report, into WORKDIR/hang.txt and res.hang)."""
+    def examine(pid, res):
+        res.hang = hang_report(pid, os.path.join(workdir, "hang.txt"))
+    res = overhead_run(cmd, env, workdir, timeout, on_timeout=examine)
+    if not hasattr(res, "hang"):
+        res.hang = None
     return res
 
 

@@ -73,8 +73,10 @@ class Result:
         return "exit status %s" % self.rc
 
 
-def run(cmd, env, workdir, timeout):
-    """Run cmd; wall time, and the peak RSS of the child's process tree (wait4)."""
+def run(cmd, env, workdir, timeout, on_timeout=None):
+    """Run cmd; wall time, and the peak RSS of the child's process tree (wait4).
+    A run that overruns TIMEOUT is killed (its session only), after
+    on_timeout(pid, res) if given (to examine it first)."""
     res = Result()
     out_path = os.path.join(workdir, "stdout.txt")
     err_path = os.path.join(workdir, "stderr.txt")
@@ -86,9 +88,13 @@ def run(cmd, env, workdir, timeout):
         def kill():
             res.timed_out = True
             try:
-                os.killpg(p.pid, signal.SIGKILL)   # the session we started, only
-            except ProcessLookupError:
-                pass
+                if on_timeout:
+                    on_timeout(p.pid, res)
+            finally:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)   # the session we started, only
+                except ProcessLookupError:
+                    pass
         timer = threading.Timer(timeout, kill)
         timer.start()
         try:
@@ -96,6 +102,7 @@ def run(cmd, env, workdir, timeout):
         finally:
             timer.cancel()
         res.wall = time.perf_counter() - t0
+        timer.join()
         res.rc = os.waitstatus_to_exitcode(status)
         p.returncode = res.rc
         res.maxrss_kb = ru.ru_maxrss
