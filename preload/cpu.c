@@ -54,6 +54,7 @@ static __thread uint64_t next_ns;   /* the thread CPU time the timer is armed fo
 static __thread uint64_t rng;       /* xorshift state */
 __thread uint64_t ps__cpu_pending;  /* weight of samples taken inside libunwind */
 static __thread uint64_t pending_tick;
+static __thread uintptr_t pending_leaf; /* the put-off samples' innermost frame */
 
 /* The target's disposition of cpu_sig: two copies and a generation, so
  * the handler always reads a whole one while sigaction() writes the
@@ -229,10 +230,15 @@ static void sample(ucontext_t *uc, uint64_t weight)
         return;
     uint64_t tick = ps_now();
     /* Inside libunwind, which is not re-entrant: the allocation hook that
-     * called it records this sample with the stack it is taking. */
-    if (ps__unwinding && ps__busy) {
-        if (!ps__cpu_pending)
+     * called it records this sample with the stack it is taking.  Inside the
+     * loader's lock (hooks_loader.c), where libunwind would wait forever:
+     * recorded when dl_iterate_phdr returns, or as the shim's own work. */
+    if (ps__in_loader || (ps__unwinding && ps__busy)) {
+        if (!ps__cpu_pending) {
             pending_tick = tick;
+            pending_leaf = ps__busy ? PS_FRAME_UNWINDING + 1
+                                    : (uintptr_t)ps_real.dl_iterate_phdr + 1;
+        }
         ps__cpu_pending += weight;
         return;
     }
@@ -275,12 +281,24 @@ void ps_cpu_pending_flush(struct ps_thread *t, const uintptr_t *ips, unsigned n)
     if (!t || !ps_active())
         return;
     uintptr_t st[PS_STACK_MAX_DEPTH];
-    st[0] = PS_FRAME_UNWINDING + 1; /* a leaf: looked up as address - 1 */
+    st[0] = pending_leaf; /* a leaf: looked up as address - 1 */
     if (n > PS_STACK_MAX_DEPTH - 1)
         n = PS_STACK_MAX_DEPTH - 1;
     memcpy(st + 1, ips, n * sizeof *ips);
     ps_ev_cpu_sample(t, pending_tick, t->tid, ps_stack_intern(t, st, n + 1, false), w);
     atomic_fetch_add_explicit(&n_taken, w, memory_order_relaxed);
+}
+
+/* Samples put off while the target was in dl_iterate_phdr: its caller's
+ * stack, taken now that the loader's lock is free. */
+void ps_cpu_pending_record(void)
+{
+    struct ps_thread *t = ps_self();
+    if (!t)
+        return;
+    ps__busy++;
+    ps_stack_capture(t); /* flushes the pending samples under that stack */
+    ps__busy--;
 }
 
 /* ---- timers --------------------------------------------------------------------------- */
@@ -294,6 +312,9 @@ void ps_cpu_thread_begin(void)
     if (!ps__cpu)
         ps__cpu = ps_thread_attach_cpu();
     if (ps__cpu) {
+        /* libunwind sets up its per-thread cache on a thread's first walk;
+         * done here, not in the first sample's handler. */
+        ps_stack_warm();
         struct sigevent sev;
         memset(&sev, 0, sizeof sev);
         sev.sigev_notify = SIGEV_THREAD_ID;

@@ -23,7 +23,7 @@ _Atomic int ps__real_ready;
     X(sdallocx, 0) X(nallocx, 0)                                                       \
     X(execve, 1) X(execv, 1) X(execvp, 1) X(execvpe, 0) X(fexecve, 0)                  \
     X(_exit, 1) X(_Exit, 0) X(close, 1) X(dup2, 1) X(dup3, 0) X(close_range, 0)        \
-    X(sigaction, 1) X(signal, 1) X(pthread_create, 1)                                  \
+    X(sigaction, 1) X(signal, 1) X(pthread_create, 1) X(dl_iterate_phdr, 1)            \
     X(socket, 1) X(accept, 1) X(accept4, 1) X(connect, 1) X(listen, 1) X(send, 1)       \
     X(sendto, 1) X(sendmsg, 1) X(sendmmsg, 1) X(write, 1) X(writev, 1) X(sendfile, 1)   \
     X(recv, 1) X(recvfrom, 1) X(recvmsg, 1) X(recvmmsg, 1) X(read, 1) X(readv, 1)       \

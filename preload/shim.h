@@ -14,6 +14,7 @@
 #define PERFSHIM_SHIM_H
 
 #include <errno.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -259,6 +260,7 @@ uint32_t ps_stack_capture(struct ps_thread *t);
  * instruction is PC, innermost first, the leaf as PC + 1 (see
  * trace_format.h); returns the depth (at least 1). */
 unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max);
+void ps_stack_warm(void); /* one walk in thread context: libunwind's caches set up */
 /* The id of stack IPS; a new stack's definition goes into T first.  From
  * a signal handler (IN_SIGNAL) the module map is not looked at (the
  * loader's lock may be held by the interrupted code): the flusher does. */
@@ -352,6 +354,9 @@ void ps_cpu_flusher_tick(void);  /* record modules that samples may have reached
  * stream once that stack is known, below it the PS_FRAME_UNWINDING frame. */
 extern __thread uint64_t ps__cpu_pending;
 void ps_cpu_pending_flush(struct ps_thread *t, const uintptr_t *ips, unsigned n);
+/* Inside dl_iterate_phdr (hooks_loader.c), counted: no sample unwinds there. */
+extern __thread int ps__in_loader;
+void ps_cpu_pending_record(void); /* put-off samples, with the caller's stack */
 /* The target's view of the sampler's signal (hooks_signal.c). */
 int ps_cpu_target_action(const struct sigaction *act, struct sigaction *old);
 
@@ -420,6 +425,7 @@ struct ps_real_fns {
     int (*close_range)(unsigned, unsigned, int);
     /* signals and threads (the CPU sampler) */
     int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+    int (*dl_iterate_phdr)(int (*)(struct dl_phdr_info *, size_t, void *), void *);
     void (*(*signal)(int, void (*)(int)))(int);
     int (*pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
     /* sockets */

@@ -186,6 +186,16 @@ unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max)
     return n;
 }
 
+void ps_stack_warm(void)
+{
+    void *raw[4];
+    if (unw_backtrace_fn && !ps__unwinding) {
+        ps__unwinding++;
+        unw_backtrace_fn(raw, 4);
+        ps__unwinding--;
+    }
+}
+
 uint32_t ps_stack_intern(struct ps_thread *t, const uintptr_t *ips, unsigned n, bool in_signal)
 {
     if (!buckets || !arena || n == 0)
