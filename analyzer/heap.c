@@ -160,14 +160,14 @@ static void apply(struct ps_heap *h, const struct ps_event *ev)
     uint64_t s = slot_of(ev->addr, h->live_cap);
     while (h->live[s].addr)
         s = (s + 1) & (h->live_cap - 1);
-    uint64_t size = ev->size < (1ull << 40) ? ev->size : (1ull << 40) - 1;
+    uint64_t size = ev->size < PS_BLOCK_SIZE_MAX ? ev->size : PS_BLOCK_SIZE_MAX;
     struct ps_site *st = site(h, ev->stack);
     if (!st) {
         h->error = PS_ENOMEM;
         return;
     }
     uint64_t wb = wbytes(h, size), w = wblocks(h, size);
-    h->live[s] = (struct ps_block){ev->addr, size, ev->stack};
+    h->live[s] = (struct ps_block){ev->addr, size, PS_KIND_UNKNOWN, ev->stack};
     h->heap_bytes += wb;
     h->heap_blocks += w;
     if (ev->realloc)
@@ -254,4 +254,43 @@ void ps_heap_sampling(struct ps_heap *h, unsigned shift, uint64_t tick)
     }
     free(h->live);
     h->live = n;
+}
+
+const char *const ps_kind_names[PS_KIND_COUNT] = {"unknown", "definite", "indirect", "possible",
+                                                  "reachable"};
+
+int ps_heap_live_groups(const struct ps_heap *h, struct ps_live_group **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    /* per site, per kind: [2 * (site * KINDS + kind)] = bytes, +1 = blocks */
+    uint64_t *acc = calloc(h->nsites ? h->nsites * PS_KIND_COUNT * 2 : 1, sizeof *acc);
+    if (!acc)
+        return PS_ENOMEM;
+    size_t groups = 0;
+    for (uint64_t i = 0; i < h->live_cap; i++) {
+        const struct ps_block *b = &h->live[i];
+        if (!b->addr || b->stack >= h->nsites)
+            continue;
+        uint64_t *a = &acc[2 * ((uint64_t)b->stack * PS_KIND_COUNT + b->kind)];
+        groups += a[1] == 0;
+        a[0] += wbytes(h, b->size);
+        a[1] += wblocks(h, b->size);
+    }
+    struct ps_live_group *g = calloc(groups ? groups : 1, sizeof *g);
+    if (!g) {
+        free(acc);
+        return PS_ENOMEM;
+    }
+    size_t k = 0;
+    for (uint64_t s = 0; s < h->nsites; s++)
+        for (unsigned kind = 0; kind < PS_KIND_COUNT; kind++) {
+            const uint64_t *a = &acc[2 * (s * PS_KIND_COUNT + kind)];
+            if (a[1])
+                g[k++] = (struct ps_live_group){(uint32_t)s, (uint8_t)kind, a[0], a[1]};
+        }
+    free(acc);
+    *out = g;
+    *n = k;
+    return 0;
 }

@@ -30,11 +30,26 @@ struct ps_site {
     uint64_t live_blocks, live_bytes;   /* live now (at the end, after ps_heap_finish) */
 };
 
+/* A live block's reachability as of the latest scan (reach.c); memcheck's
+ * categories.  UNKNOWN: allocated after it, or no scan at all. */
+enum ps_kind { PS_KIND_UNKNOWN = 0, PS_KIND_DEFINITE, PS_KIND_INDIRECT, PS_KIND_POSSIBLE,
+               PS_KIND_REACHABLE, PS_KIND_COUNT };
+extern const char *const ps_kind_names[PS_KIND_COUNT]; /* "unknown", "definite", ... */
+
 /* 16 bytes, four to a cache line: the map is the analyzer's hot spot. */
 struct ps_block {
     uint64_t addr;                /* 0 = empty slot */
-    uint64_t size : 40;           /* requested bytes (saturates at 1 TiB) */
+    uint64_t size : 37;           /* requested bytes (saturates at 128 GiB) */
+    uint64_t kind : 3;            /* enum ps_kind */
     uint64_t stack : 24;          /* ids are <= PS_STACK_ID_MAX (2^22) */
+};
+#define PS_BLOCK_SIZE_MAX ((1ull << 37) - 1)
+
+/* Live bytes and blocks of one (stack, kind): a leak group. */
+struct ps_live_group {
+    uint32_t stack;
+    uint8_t kind;
+    uint64_t bytes, blocks;
 };
 
 #define PS_HEAP_BATCH 16
@@ -73,5 +88,11 @@ void ps_heap_flush(struct ps_heap *h);
 void ps_heap_finish(struct ps_heap *h);
 /* A SAMPLING switch at TICK to SHIFT (see trace_format.h). */
 void ps_heap_sampling(struct ps_heap *h, unsigned shift, uint64_t tick);
+/* The live blocks grouped by (stack, kind), weighted as every other count;
+ * *OUT is malloc'd.  0 or PS_ENOMEM. */
+int ps_heap_live_groups(const struct ps_heap *h, struct ps_live_group **out, size_t *n);
+/* Classify the live blocks from scan S's pointers, as memcheck does (reach.c);
+ * fills S's per-kind totals.  0 or PS_ENOMEM. */
+int ps_heap_reach(struct ps_heap *h, struct ps_scan *s);
 
 #endif

@@ -177,6 +177,92 @@ static int parse_sampling(struct ps_trace *t, const uint8_t *p, const uint8_t *e
     return 0;
 }
 
+/* SCAN, SCAN_PAIRS, SCAN_END: 0, 1 when malformed, or PS_ENOMEM.  Pairs
+ * and the end of a scan must follow its head (one writer writes them in a
+ * row); a scan cut short by SIGKILL stays incomplete and is not used. */
+static struct ps_scan *scan_by_id(struct ps_trace *t, uint64_t id)
+{
+    return t->nscans && t->scans[t->nscans - 1].id == id && !t->scans[t->nscans - 1].complete
+               ? &t->scans[t->nscans - 1]
+               : NULL;
+}
+
+static int parse_scan(struct ps_trace *t, int kind, const uint8_t *p, const uint8_t *end)
+{
+    uint64_t id;
+    if (ps_get_uv(&p, end, &id))
+        return 1;
+    if (kind == PS_REC_SCAN) {
+        struct ps_scan s = {.id = id};
+        uint64_t trigger, nreg;
+        if (ps_get_uv(&p, end, &s.tick) || ps_get_uv(&p, end, &trigger) ||
+            ps_get_uv(&p, end, &s.threads) || ps_get_uv(&p, end, &s.missed) ||
+            ps_get_uv(&p, end, &nreg) || trigger < PS_SCAN_AT_EXIT || trigger > PS_SCAN_BY_INTERVAL ||
+            nreg > (uint64_t)(end - p) || (t->nscans && s.tick < t->scans[t->nscans - 1].tick))
+            return 1;
+        s.trigger = (int)trigger;
+        s.heap = calloc(nreg ? nreg : 1, sizeof *s.heap);
+        if (!s.heap)
+            return PS_ENOMEM;
+        for (uint64_t i = 0; i < nreg; i++) {
+            uint64_t lo, len, type;
+            if (ps_get_uv(&p, end, &lo) || ps_get_uv(&p, end, &len) || ps_get_uv(&p, end, &type) ||
+                type > PS_SCAN_HEAP || lo + len < lo) {
+                free(s.heap);
+                return 1;
+            }
+            if (type == PS_SCAN_HEAP) {
+                s.heap[s.nheap][0] = lo;
+                s.heap[s.nheap++][1] = lo + len;
+            }
+        }
+        struct ps_scan *n = realloc(t->scans, (t->nscans + 1) * sizeof *n);
+        if (!n) {
+            free(s.heap);
+            return PS_ENOMEM;
+        }
+        t->scans = n;
+        t->scans[t->nscans++] = s;
+        return 0;
+    }
+    struct ps_scan *s = scan_by_id(t, id);
+    if (!s)
+        return 1;
+    if (kind == PS_REC_SCAN_END) {
+        uint64_t npairs;
+        if (ps_get_uv(&p, end, &npairs) || ps_get_uv(&p, end, &s->bytes) ||
+            ps_get_uv(&p, end, &s->pause_ns) || ps_get_uv(&p, end, &s->total_ns) || npairs != s->npairs)
+            return 1;
+        s->complete = true;
+        return 0;
+    }
+    uint64_t k;
+    if (ps_get_uv(&p, end, &k) || k > (uint64_t)(end - p) / 2)
+        return 1;
+    if (s->npairs + k > s->pairs_cap) {
+        size_t cap = s->pairs_cap ? s->pairs_cap : 4096;
+        while (cap < s->npairs + k)
+            cap *= 2;
+        void *n = realloc(s->pairs, cap * sizeof *s->pairs);
+        if (!n)
+            return PS_ENOMEM;
+        s->pairs = n;
+        s->pairs_cap = cap;
+    }
+    /* deltas continue from the scan's previous record */
+    uint64_t w = s->npairs ? s->pairs[s->npairs - 1][0] : 0, v = s->npairs ? s->pairs[s->npairs - 1][1] : 0;
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t dw, dv;
+        if (ps_get_uv(&p, end, &dw) || ps_get_uv(&p, end, &dv))
+            return 1;
+        w += dw;
+        v += (uint64_t)ps_unzigzag(dv);
+        s->pairs[s->npairs][0] = w;
+        s->pairs[s->npairs++][1] = v;
+    }
+    return 0;
+}
+
 static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
 {
     uint64_t prev_round = 0;
@@ -306,6 +392,14 @@ static int read_records(struct rd *r, struct ps_trace *t, struct ps_merge *m)
                                     t->path, kind == PS_REC_SAMPLING ? "sampling" : "resource",
                                     (unsigned long long)rec_off);
             break;
+        case PS_REC_SCAN:
+        case PS_REC_SCAN_PAIRS:
+        case PS_REC_SCAN_END:
+            rc = parse_scan(t, kind, p, end);
+            if (rc == 1)
+                return ps_error_set(PS_ECORRUPT, "cannot read trace '%s': corrupt scan record at offset %llu",
+                                    t->path, (unsigned long long)rec_off);
+            break;
         case PS_REC_EXIT_SIGNAL: {
             uint64_t sig;
             if (ps_get_uv(&p, end, &sig) || sig > 128)
@@ -326,15 +420,30 @@ struct marks {
     struct ps_trace *t;
     ps_event_fn fn;
     void *ctx;
-    size_t next_sample, next_level;
+    size_t next_sample, next_level, next_scan;
 };
 
 static void deliver_marks(struct marks *k, uint64_t before)
 {
     struct ps_trace *t = k->t;
     for (;;) {
+        /* A scan's marker comes before the sample at its tick; one that
+         * was cut short (no SCAN_END) is passed over. */
+        while (k->next_scan < t->nscans && !t->scans[k->next_scan].complete &&
+               t->scans[k->next_scan].tick < before)
+            k->next_scan++;
+        bool c = k->next_scan < t->nscans && t->scans[k->next_scan].tick < before;
         bool s = k->next_sample < t->nsamples && t->samples[k->next_sample].tick < before;
         bool l = k->next_level < t->nlevels && t->levels[k->next_level].tick < before;
+        if (c && (!s || t->scans[k->next_scan].tick <= t->samples[k->next_sample].tick) &&
+            (!l || t->scans[k->next_scan].tick <= t->levels[k->next_level].tick)) {
+            struct ps_event ev = {0};
+            ev.kind = PS_MARK_SCAN;
+            ev.addr = k->next_scan++;
+            ev.tick = t->scans[ev.addr].tick;
+            k->fn(k->ctx, &ev);
+            continue;
+        }
         if (!s && !l)
             return;
         if (s && l)
@@ -402,7 +511,7 @@ int ps_trace_read(const char *path, ps_event_fn fn, void *ctx, struct ps_trace *
     else
         t->version = ps_get_u32le(hdr + 8);
     struct ps_merge *m = NULL;
-    struct marks marks = {t, fn, ctx, 0, 0};
+    struct marks marks = {t, fn, ctx, 0, 0, 0};
     if (!rc) {
         m = ps_merge_new(t, marks_event, &marks);
         if (!m)
@@ -471,6 +580,11 @@ void ps_trace_free(struct ps_trace *t)
     free(t->syncs);
     free(t->samples);
     free(t->levels);
+    for (size_t i = 0; i < t->nscans; i++) {
+        free(t->scans[i].heap);
+        free(t->scans[i].pairs);
+    }
+    free(t->scans);
     free(t->end.exec_path);
     ps_net_free(t->net);
     free(t);

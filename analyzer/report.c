@@ -124,6 +124,10 @@ static void report_event(void *ctx, const struct ps_event *ev)
         ps_growth_sample(&r->growth, r->t, r->h, ev->addr);
     else if (ev->kind == PS_MARK_SAMPLING)
         ps_heap_sampling(r->h, r->t->levels[ev->addr].shift, ev->tick);
+    else if (ev->kind == PS_MARK_SCAN) {
+        if (!r->h->error && ps_heap_reach(r->h, &r->t->scans[ev->addr]))
+            r->h->error = PS_ENOMEM;
+    }
     else {
         if (ev->kind == PS_EV_THREAD_START)
             note_thread(r, ev->thread, ev->tid);
@@ -206,26 +210,42 @@ int ps_report_build(const char *path, struct ps_symbolizer *sym, const struct ps
         return rc;
     }
 
-    struct ps_heap *h = r->h;
+    /* Leaks: live blocks grouped by (stack, kind); reachable ones are
+     * listed but not counted as leaked (the contract's summary). */
+    struct ps_live_group *groups = NULL;
     size_t n = 0;
-    for (uint64_t i = 0; i < h->nsites; i++)
-        n += h->sites[i].live_blocks > 0;
+    if ((rc = ps_heap_live_groups(r->h, &groups, &n))) {
+        ps_report_free(r);
+        return rc;
+    }
     r->leaks = calloc(n ? n : 1, sizeof *r->leaks);
     if (!r->leaks) {
+        free(groups);
         ps_report_free(r);
         return PS_ENOMEM;
     }
-    for (uint64_t i = 0; i < h->nsites; i++) {
-        if (!h->sites[i].live_blocks)
-            continue;
+    for (size_t i = 0; i < n; i++) {
         struct ps_leak *l = &r->leaks[r->nleaks++];
-        l->bytes = h->sites[i].live_bytes;
-        l->blocks = h->sites[i].live_blocks;
-        l->stack = (uint32_t)i;
-        l->kind = "unknown";
-        r->leaked_bytes += l->bytes;
-        r->leaked_blocks += l->blocks;
+        l->bytes = groups[i].bytes;
+        l->blocks = groups[i].blocks;
+        l->stack = groups[i].stack;
+        l->kind = ps_kind_names[groups[i].kind];
+        r->kind_bytes[groups[i].kind] += l->bytes;
+        r->kind_blocks[groups[i].kind] += l->blocks;
+        if (groups[i].kind == PS_KIND_REACHABLE) {
+            r->reachable_bytes += l->bytes;
+            r->reachable_blocks += l->blocks;
+        } else {
+            r->leaked_bytes += l->bytes;
+            r->leaked_blocks += l->blocks;
+        }
     }
+    free(groups);
+    for (size_t i = t->nscans; i-- > 0;)
+        if (t->scans[i].classified) {
+            r->last_scan = &t->scans[i];
+            break;
+        }
     qsort(r->leaks, r->nleaks, sizeof *r->leaks, leak_cmp);
     if ((rc = ps_cpu_functions(r))) {
         ps_report_free(r);

@@ -20,7 +20,7 @@ struct ps_rframe {
 struct ps_leak {
     uint64_t bytes, blocks;
     uint32_t stack;
-    const char *kind;        /* "unknown" until reachability is scanned */
+    const char *kind;        /* ps_kind_names[]: "unknown" when no scan covered it */
     struct ps_frame *frames; /* innermost first, inline frames expanded */
     size_t nframes;
 };
@@ -52,7 +52,10 @@ struct ps_report {
     char exit[64];
     double duration_s;
     double peak_s;
-    uint64_t leaked_bytes, leaked_blocks;
+    uint64_t leaked_bytes, leaked_blocks;      /* every kind but reachable */
+    uint64_t reachable_bytes, reachable_blocks;
+    uint64_t kind_bytes[PS_KIND_COUNT], kind_blocks[PS_KIND_COUNT]; /* by enum ps_kind */
+    const struct ps_scan *last_scan;           /* the scan the kinds come from; NULL: none */
     struct ps_leak *leaks;   /* largest bytes first */
     size_t nleaks;
     struct ps_net_summary net; /* calls, requests, peers */

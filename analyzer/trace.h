@@ -49,7 +49,7 @@ struct ps_ending {
 
 /* Markers the reader puts into the event stream at their tick, so that a
  * sink sees them in order with the events (kinds no trace event uses). */
-enum ps_marker { PS_MARK_SAMPLE = 200, PS_MARK_SAMPLING = 201 };
+enum ps_marker { PS_MARK_SAMPLE = 200, PS_MARK_SAMPLING = 201, PS_MARK_SCAN = 202 };
 
 struct ps_event {
     uint64_t tick;
@@ -101,6 +101,26 @@ struct ps_level {
     uint64_t big, cap;   /* big: 2^shift (0 when stopped); cap: the size cap */
 };
 
+/* A reachability scan (SCAN, SCAN_PAIRS, SCAN_END records).  The pairs are
+ * held until the heap analysis classifies the blocks at the scan's tick,
+ * then freed; the totals stay. */
+struct ps_scan {
+    uint64_t tick;
+    uint64_t id;
+    int trigger;                 /* enum ps_scan_trigger */
+    uint64_t threads, missed;    /* threads asked to stop; of them not stopped */
+    uint64_t (*heap)[2];         /* the allocator's memory: [lo, hi), ascending */
+    size_t nheap;
+    uint64_t (*pairs)[2];        /* (where, value); where 0: a register */
+    size_t npairs, pairs_cap;
+    bool complete;               /* SCAN_END read */
+    uint64_t bytes, pause_ns, total_ns;
+    /* filled by the heap analysis (ps_heap_reach) */
+    bool classified;
+    uint64_t blocks;             /* live blocks classified */
+    uint64_t kind_bytes[5], kind_blocks[5]; /* by enum ps_kind (heap.h) */
+};
+
 struct ps_trace {
     char *path;
     uint32_t version;          /* the file's format version */
@@ -119,6 +139,8 @@ struct ps_trace {
     struct ps_memory mem;
     struct ps_level *levels;   /* SAMPLING records */
     size_t nlevels;
+    struct ps_scan *scans;     /* reachability scans, in file (and tick) order */
+    size_t nscans;
     uint64_t file_bytes;       /* the trace file's size */
     uint64_t events;           /* events delivered */
     uint64_t last_tick;

@@ -166,6 +166,35 @@ static int u64_desc(const void *a, const void *b)
 
 /* "cpu": the sampling rate, samples by thread, and the functions that are
  * among the top CPU_TOP by self or by total samples. */
+/* Every complete scan, when and how; the kinds above come from the last. */
+static void scans_json(cJSON *root, const struct ps_report *r)
+{
+    static const char *const trig[] = {"", "exit", "signal", "interval"};
+    const struct ps_trace *t = r->t;
+    cJSON *a = cJSON_AddArrayToObject(root, "scans");
+    for (size_t i = 0; i < t->nscans; i++) {
+        const struct ps_scan *s = &t->scans[i];
+        if (!s->classified)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "time_s", ps_trace_seconds(t, s->tick));
+        cJSON_AddStringToObject(o, "trigger", trig[s->trigger]);
+        add_u64(o, "blocks", s->blocks);
+        cJSON_AddNumberToObject(o, "duration_ms", s->pause_ns / 1e6);
+        cJSON_AddNumberToObject(o, "total_ms", s->total_ns / 1e6);
+        add_u64(o, "bytes_scanned", s->bytes);
+        add_u64(o, "threads_stopped", s->threads - s->missed);
+        add_u64(o, "threads_missed", s->missed);
+        cJSON *k = cJSON_AddObjectToObject(o, "kinds");
+        for (int j = PS_KIND_DEFINITE; j < PS_KIND_COUNT; j++) {
+            cJSON *x = cJSON_AddObjectToObject(k, ps_kind_names[j]);
+            add_u64(x, "bytes", s->kind_bytes[j]);
+            add_u64(x, "blocks", s->kind_blocks[j]);
+        }
+        cJSON_AddItemToArray(a, o);
+    }
+}
+
 static void cpu_json(cJSON *root, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -228,8 +257,15 @@ static cJSON *report_json(const struct ps_report *r)
     cJSON_AddNumberToObject(sum, "peak_heap_s", r->peak_s);
     add_u64(sum, "leaked_bytes", r->leaked_bytes);
     add_u64(sum, "leaked_blocks", r->leaked_blocks);
-    add_u64(sum, "reachable_bytes", 0);
-    add_u64(sum, "reachable_blocks", 0);
+    add_u64(sum, "reachable_bytes", r->reachable_bytes);
+    add_u64(sum, "reachable_blocks", r->reachable_blocks);
+    cJSON *kinds = cJSON_AddObjectToObject(sum, "leak_kinds");
+    for (int k = PS_KIND_DEFINITE; k <= PS_KIND_COUNT; k++) {
+        int kind = k % PS_KIND_COUNT; /* unknown last */
+        cJSON *o = cJSON_AddObjectToObject(kinds, ps_kind_names[kind]);
+        add_u64(o, "bytes", r->kind_bytes[kind]);
+        add_u64(o, "blocks", r->kind_blocks[kind]);
+    }
     add_u64(sum, "untracked_frees", h->unknown_frees);
     cJSON_AddBoolToObject(sum, "live_at_end", r->live_at_end);
     cJSON_AddBoolToObject(sum, "sampled", h->shift != 0 || h->frozen);
@@ -250,6 +286,7 @@ static cJSON *report_json(const struct ps_report *r)
         cJSON_AddItemToObject(o, "stack", stack_json(l->frames, l->nframes));
         cJSON_AddItemToArray(leaks, o);
     }
+    scans_json(root, r);
     net_json(root, &r->net);
     if (r->res.present)
         resources_json(root, &r->res);

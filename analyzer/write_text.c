@@ -327,6 +327,69 @@ static void text_cpu(FILE *out, const struct ps_report *r)
     }
 }
 
+/* memcheck's words for the kinds, so valgrind users read them at once. */
+static const char *kind_words(const char *kind)
+{
+    if (strcmp(kind, "definite") == 0)
+        return "definitely lost";
+    if (strcmp(kind, "indirect") == 0)
+        return "indirectly lost";
+    if (strcmp(kind, "possible") == 0)
+        return "possibly lost";
+    if (strcmp(kind, "reachable") == 0)
+        return "still reachable";
+    return "kind unknown (not scanned)";
+}
+
+/* The text lists definite leaks first, still reachable blocks last (the
+ * JSON keeps the contract's largest-first order); stable within a kind. */
+static int kind_rank(const char *kind)
+{
+    static const char *const order[] = {"definite", "indirect", "possible", "unknown", "reachable"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(kind, order[i]) == 0)
+            return i;
+    return 5;
+}
+
+static int cmp_kind(const void *a, const void *b)
+{
+    const struct ps_leak *x = *(const struct ps_leak *const *)a, *y = *(const struct ps_leak *const *)b;
+    int d = kind_rank(x->kind) - kind_rank(y->kind);
+    return d ? d : (x < y ? -1 : x > y);
+}
+
+static const struct ps_leak **by_kind(const struct ps_report *r)
+{
+    const struct ps_leak **o = malloc((r->nleaks ? r->nleaks : 1) * sizeof *o);
+    if (!o)
+        return NULL; /* then largest first, as in the JSON */
+    for (size_t i = 0; i < r->nleaks; i++)
+        o[i] = &r->leaks[i];
+    qsort(o, r->nleaks, sizeof *o, cmp_kind);
+    return o;
+}
+
+static void text_kinds(FILE *out, const struct ps_report *r)
+{
+    char a[32], b[32];
+    const struct ps_scan *s = r->last_scan;
+    if (!s)
+        return;
+    static const char *const trig[] = {"", "at exit", "on signal", "periodic"};
+    fprintf(out, "  reachability (%s scan at %.3f s, %" PRIu64 " threads stopped, %.1f ms):\n",
+            trig[s->trigger], ps_trace_seconds(r->t, s->tick), s->threads - s->missed,
+            s->pause_ns / 1e6);
+    for (int k = PS_KIND_DEFINITE; k <= PS_KIND_COUNT; k++) {
+        int kind = k % PS_KIND_COUNT;
+        if (kind == PS_KIND_UNKNOWN && !r->kind_blocks[kind])
+            continue;
+        fprintf(out, "    %-20s %16s  in %s blocks\n",
+                kind == PS_KIND_UNKNOWN ? "after the scan" : kind_words(ps_kind_names[kind]),
+                commas(r->kind_bytes[kind], a), commas(r->kind_blocks[kind], b));
+    }
+}
+
 static void text_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
@@ -347,9 +410,15 @@ static void text_one(FILE *out, const struct ps_report *r)
     fprintf(out, "\n");
     /* Past the cap nothing after the stop was seen: blocks were live then. */
     const char *what = r->live_at_end || h->frozen ? "LIVE AT END" : "LEAKED";
+    size_t sites = 0;
+    for (size_t i = 0; i < r->nleaks; i++)
+        sites += strcmp(r->leaks[i].kind, "reachable") != 0;
     if (r->leaked_blocks)
         fprintf(out, "%s %s (%s bytes) in %s blocks from %zu sites\n", what, human(r->leaked_bytes, a),
-                commas(r->leaked_bytes, b), commas(r->leaked_blocks, c), r->nleaks);
+                commas(r->leaked_bytes, b), commas(r->leaked_blocks, c), sites);
+    else if (r->reachable_blocks)
+        fprintf(out, "no leaks: every block is freed or still reachable (%s bytes in %s blocks)\n",
+                commas(r->reachable_bytes, b), commas(r->reachable_blocks, c));
     else
         fprintf(out, "no leaks: every block allocated under perfshim was freed\n");
     fprintf(out, "\n");
@@ -362,6 +431,7 @@ static void text_one(FILE *out, const struct ps_report *r)
             human(h->peak_bytes, b), r->peak_s);
     fprintf(out, "  %-22s %16s  in %s blocks\n", "leaked bytes", commas(r->leaked_bytes, a),
             commas(r->leaked_blocks, b));
+    text_kinds(out, r);
     if (h->unknown_frees)
         fprintf(out, "  %-22s %16s  (blocks allocated before tracing began)\n", "untracked frees",
                 commas(h->unknown_frees, a));
@@ -369,15 +439,19 @@ static void text_one(FILE *out, const struct ps_report *r)
     text_net(out, &r->net);
     text_cpu(out, r);
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
+    const struct ps_leak **order = by_kind(r);
     if (shown)
-        fprintf(out, "\nTop %zu of %zu %s sites (largest first; kind: not classified yet)\n", shown,
-                r->nleaks, r->live_at_end || h->frozen ? "live-at-end" : "leak");
+        fprintf(out, "\nTop %zu of %zu %s groups (%s)\n", shown, r->nleaks,
+                r->live_at_end || h->frozen ? "live-at-end" : "leak",
+                r->last_scan ? "definitely lost first, still reachable last; largest first within a kind"
+                             : "largest first; kind unknown: no reachability scan in this trace");
     for (size_t i = 0; i < shown; i++) {
-        const struct ps_leak *l = &r->leaks[i];
-        fprintf(out, "\n#%zu  %s bytes in %s blocks\n", i + 1, commas(l->bytes, a),
-                commas(l->blocks, b));
+        const struct ps_leak *l = order ? order[i] : &r->leaks[i];
+        fprintf(out, "\n#%zu  %s bytes in %s blocks, %s\n", i + 1, commas(l->bytes, a),
+                commas(l->blocks, b), kind_words(l->kind));
         text_frames(out, l->frames, l->nframes);
     }
+    free(order);
 }
 
 int ps_write_text(FILE *out, struct ps_report **r, size_t n)
@@ -447,7 +521,7 @@ static void md_one(FILE *out, const struct ps_report *r)
 {
     const struct ps_trace *t = r->t;
     const struct ps_heap *h = r->h;
-    char a[32], cmd[200];
+    char a[32], b[32], cmd[200];
     command_line(t, cmd, sizeof cmd);
     fprintf(out, "## perfshim report: `%s`\n\n", cmd);
     fprintf(out, "pid %" PRIu64 ", %s after %.3f s\n\n", t->proc.pid, r->exit, r->duration_s);
@@ -467,6 +541,10 @@ static void md_one(FILE *out, const struct ps_report *r)
     fprintf(out, "| peak heap bytes | %s |\n", commas(h->peak_bytes, a));
     fprintf(out, "| leaked bytes | %s |\n", commas(r->leaked_bytes, a));
     fprintf(out, "| leaked blocks | %s |\n", commas(r->leaked_blocks, a));
+    if (r->last_scan)
+        for (int k = PS_KIND_DEFINITE; k < PS_KIND_COUNT; k++)
+            fprintf(out, "| %s | %s bytes in %s blocks |\n", kind_words(ps_kind_names[k]),
+                    commas(r->kind_bytes[k], a), commas(r->kind_blocks[k], b));
     if (r->res.present) {
         const struct ps_resources *x = &r->res;
         fprintf(out, "| RSS start / peak / end bytes | %" PRIu64 " / %" PRIu64 " / %" PRIu64 " |\n",
@@ -509,10 +587,11 @@ static void md_one(FILE *out, const struct ps_report *r)
         free(v);
     }
     size_t shown = r->nleaks < TOP_LEAKS ? r->nleaks : TOP_LEAKS;
+    const struct ps_leak **order = by_kind(r);
     for (size_t i = 0; i < shown; i++) {
-        const struct ps_leak *l = &r->leaks[i];
-        fprintf(out, "\n### Leak %zu: %s bytes in %" PRIu64 " blocks\n\n", i + 1, commas(l->bytes, a),
-                l->blocks);
+        const struct ps_leak *l = order ? order[i] : &r->leaks[i];
+        fprintf(out, "\n### Leak %zu: %s bytes in %" PRIu64 " blocks, %s\n\n", i + 1, commas(l->bytes, a),
+                l->blocks, kind_words(l->kind));
         fprintf(out, "| # | function | location |\n|---:|---|---|\n");
         size_t nf = l->nframes < TOP_FRAMES ? l->nframes : TOP_FRAMES;
         for (size_t k = 0; k < nf; k++) {
@@ -525,6 +604,7 @@ static void md_one(FILE *out, const struct ps_report *r)
             fprintf(out, " |\n");
         }
     }
+    free(order);
 }
 
 int ps_write_markdown(FILE *out, struct ps_report **r, size_t n)

@@ -87,7 +87,7 @@ static int parse_num(const char *s, int *out)
 }
 
 /* SIGPROF, PROF, 27, SIGRTMIN+4, RTMAX-2; 0 when unusable. */
-static int parse_signal(const char *s)
+int ps_parse_signal(const char *s)
 {
     int n = 0;
     if (parse_num(s, &n) == 0)
@@ -268,6 +268,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
     if (si && si->si_code == SI_TIMER && si->si_value.sival_ptr == &cpu_tag) {
         if (ps__cpu && ps_active() && timer_id >= 0)
             sample(uc, advance());
+    } else if (si && si->si_code == SI_QUEUE && si->si_value.sival_ptr == &ps__scan_tag &&
+               si->si_pid == ps__pid) {
+        ps_scan_on_stop(uc); /* a reachability scan stops this thread */
     } else {
         chain(sig, si, uc);
     }
@@ -305,7 +308,7 @@ void ps_cpu_pending_record(void)
 
 void ps_cpu_thread_begin(void)
 {
-    if (!cpu_sig || timer_id >= 0 || !ps_active())
+    if (!cpu_sig || !period_ns || timer_id >= 0 || !ps_active())
         return;
     int saved = errno;
     ps__busy++;
@@ -361,11 +364,29 @@ void ps_cpu_child_reset(void)
     ps_cpu_thread_begin();
 }
 
+/* The handler on SIG, the target's previous disposition kept for chain(). */
+static bool install(int sig)
+{
+    struct sigaction ours, prev;
+    memset(&ours, 0, sizeof ours);
+    ours.sa_sigaction = on_signal;
+    ours.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&ours.sa_mask);
+    if (ps_real.sigaction(sig, &ours, &prev) != 0) {
+        ps_say("cannot install the shim's handler for signal %d (%s); CPU sampling and "
+               "reachability scans are off", sig, ps_errname(errno));
+        return false;
+    }
+    target_act[0] = target_act[1] = prev;
+    cpu_sig = sig;
+    return true;
+}
+
 void ps_cpu_init(void)
 {
     if (!ps__opt.cpu_hz)
         return;
-    int sig = parse_signal(ps__opt.cpu_signal);
+    int sig = ps_parse_signal(ps__opt.cpu_signal);
     if (!sig) {
         ps_say("ignoring PERFSHIM_CPU_SIGNAL='%s': expected a signal the target does not need for "
                "faults or job control (SIGPROF, SIGVTALRM, SIGUSR2, SIGRTMIN+N, or its number); "
@@ -373,24 +394,30 @@ void ps_cpu_init(void)
                ps__opt.cpu_signal);
         return;
     }
-    struct sigaction ours, prev;
-    memset(&ours, 0, sizeof ours);
-    ours.sa_sigaction = on_signal;
-    ours.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&ours.sa_mask);
-    if (ps_real.sigaction(sig, &ours, &prev) != 0) {
-        ps_say("cannot install the CPU sampler's handler for signal %d (%s); CPU sampling is off", sig,
-               ps_errname(errno));
-        return;
+    if (install(sig))
+        period_ns = 1000000000ull / ps__opt.cpu_hz;
+}
+
+int ps_cpu_configured_signal(void)
+{
+    return ps_parse_signal(ps__opt.cpu_signal);
+}
+
+/* The reachability scan stops threads with the same signal and handler
+ * (scan.c); with CPU sampling off the handler is installed on first use. */
+int ps_cpu_claim_signal(void)
+{
+    if (!cpu_sig) {
+        int sig = ps_parse_signal(ps__opt.cpu_signal);
+        if (!sig || !install(sig))
+            return 0;
     }
-    target_act[0] = target_act[1] = prev;
-    period_ns = 1000000000ull / ps__opt.cpu_hz;
-    cpu_sig = sig;
+    return cpu_sig;
 }
 
 unsigned ps_cpu_hz(void)
 {
-    return cpu_sig ? ps__opt.cpu_hz : 0;
+    return cpu_sig && period_ns ? ps__opt.cpu_hz : 0;
 }
 
 int ps_cpu_signal(void)
@@ -408,6 +435,6 @@ void ps_cpu_counts(uint64_t *taken, uint64_t *dropped)
  * record it while it is loaded (the flusher has a ring of its own for it). */
 void ps_cpu_flusher_tick(void)
 {
-    if (cpu_sig && ps_modules_changed())
+    if (cpu_sig && period_ns && ps_modules_changed())
         ps_modules_sync(ps_self(), false);
 }

@@ -14,6 +14,8 @@
 PS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     ps_real_wait();
+    if (sig != 0 && sig == ps_scan_signal())
+        return ps_scan_target_action(act, old);
     if (sig == 0 || sig != ps_cpu_signal())
         return ps_real.sigaction(sig, act, old);
     return ps_cpu_target_action(act, old);
@@ -22,7 +24,7 @@ PS_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
 PS_EXPORT void (*signal(int sig, void (*handler)(int)))(int)
 {
     ps_real_wait();
-    if (sig == 0 || sig != ps_cpu_signal())
+    if (sig == 0 || (sig != ps_cpu_signal() && sig != ps_scan_signal()))
         return ps_real.signal(sig, handler);
     /* glibc's signal(): BSD semantics, the signal blocked in its handler
      * and interrupted calls restarted. */
@@ -32,6 +34,9 @@ PS_EXPORT void (*signal(int sig, void (*handler)(int)))(int)
     a.sa_flags = SA_RESTART;
     sigemptyset(&a.sa_mask);
     sigaddset(&a.sa_mask, sig);
-    ps_cpu_target_action(&a, &old);
+    if (sig == ps_scan_signal())
+        ps_scan_target_action(&a, &old);
+    else
+        ps_cpu_target_action(&a, &old);
     return old.sa_handler;
 }

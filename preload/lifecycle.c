@@ -74,6 +74,9 @@ static void parse_options(void)
     o->max_trace_mb = opt_uint("PERFSHIM_MAX_TRACE_MB", def_MAX_TRACE_MB, 0, 16u << 20);
     o->cpu_hz = opt_uint("PERFSHIM_CPU_HZ", def_CPU_HZ, 0, 10000);
     ps_fmt(o->cpu_signal, sizeof o->cpu_signal, "%s", opt_str("PERFSHIM_CPU_SIGNAL", def_CPU_SIGNAL));
+    o->scan = opt_uint("PERFSHIM_SCAN", def_SCAN, 0, 1) != 0;
+    ps_fmt(o->scan_signal, sizeof o->scan_signal, "%s", opt_str("PERFSHIM_SCAN_SIGNAL", def_SCAN_SIGNAL));
+    o->scan_interval_s = opt_uint("PERFSHIM_SCAN_INTERVAL_S", def_SCAN_INTERVAL_S, 0, 86400 * 365);
     ps_fmt(o->metrics_file, sizeof o->metrics_file, "%s", opt_str("PERFSHIM_METRICS_FILE", def_METRICS_FILE));
     o->stack_depth = opt_uint("PERFSHIM_STACK_DEPTH", def_STACK_DEPTH, 0, PS_STACK_MAX_DEPTH);
     unsigned kb = opt_uint("PERFSHIM_BUFFER_KB", def_BUFFER_KB, 16, 65536);
@@ -113,6 +116,8 @@ static void finish(int kind, int code)
     if (!ps_active() || (pid_t)syscall(SYS_getpid) != ps__pid)
         return;
     ps__busy++;
+    if (kind == PS_EXIT_EXITED)
+        ps_scan_at_exit(); /* before the final flush: its records, then END */
     ps_net_finish();
     ps_sampler_final();
     ps_thread_drain_all(true);
@@ -227,6 +232,7 @@ static void fork_child(void)
     ps_net_child_reset(ps_thread_registry());
     ps_sampler_child_reset();
     ps_cpu_child_reset();
+    ps_scan_child_reset();
     /* No module scan here: dl_iterate_phdr takes the loader's lock, which
      * a parent thread may have held when we forked.  The reset module table
      * makes the child's first new stack record the map (stack.c). */
@@ -259,6 +265,7 @@ void ps_lifecycle_init(void)
         goto out;
     }
     ps_cpu_init(); /* before the header, which records the rate */
+    ps_scan_init();
     ps_writer_header();
     ps_stack_init();
     ps_sampler_init();

@@ -64,6 +64,9 @@ struct ps_options {
     unsigned max_trace_mb;    /* 0 = no cap */
     unsigned cpu_hz;          /* CPU samples per CPU-second of a thread; 0 = off */
     char cpu_signal[32];      /* as given; cpu.c parses it */
+    bool scan;                /* reachability scan at normal exit */
+    char scan_signal[32];     /* as given; empty: none */
+    unsigned scan_interval_s; /* 0: no periodic scans */
     char metrics_file[1024];  /* template; empty = none */
     bool verbose;
     bool disable;
@@ -261,6 +264,7 @@ uint32_t ps_stack_capture(struct ps_thread *t);
  * trace_format.h); returns the depth (at least 1). */
 unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max);
 void ps_stack_warm(void); /* one walk in thread context: libunwind's caches set up */
+int ps_stack_backtrace(void **ips, int max); /* raw return addresses, the shim's included */
 /* The id of stack IPS; a new stack's definition goes into T first.  From
  * a signal handler (IN_SIGNAL) the module map is not looked at (the
  * loader's lock may be held by the interrupted code): the flusher does. */
@@ -357,8 +361,26 @@ void ps_cpu_pending_flush(struct ps_thread *t, const uintptr_t *ips, unsigned n)
 /* Inside dl_iterate_phdr (hooks_loader.c), counted: no sample unwinds there. */
 extern __thread int ps__in_loader;
 void ps_cpu_pending_record(void); /* put-off samples, with the caller's stack */
+int ps_parse_signal(const char *s); /* a name, SIGRTMIN+N or a number; 0 if unusable */
+int ps_cpu_configured_signal(void);  /* PERFSHIM_CPU_SIGNAL, parsed */
+int ps_cpu_claim_signal(void);       /* the handler installed (for scans too); 0 if not */
 /* The target's view of the sampler's signal (hooks_signal.c). */
 int ps_cpu_target_action(const struct sigaction *act, struct sigaction *old);
+
+/* ---- reachability scans (scan.c) ------------------------------------------ */
+extern char ps__scan_tag;           /* sival_ptr of a stop request */
+extern _Atomic int ps__scan_writing; /* a scan's records are pending: no ROUND yet */
+void ps_scan_init(void);
+void ps_scan_on_stop(void *uc);     /* cpu.c's handler: park until the scan is over */
+void ps_scan_thread_exit(uintptr_t sp); /* a thread's last stack pointer */
+void ps_scan_flusher_tick(uint64_t now_ns);
+void ps_scan_at_exit(void);
+void ps_scan_child_reset(void);
+int ps_scan_signal(void);           /* PERFSHIM_SCAN_SIGNAL in force; 0 none */
+int ps_scan_target_action(const struct sigaction *act, struct sigaction *old);
+bool ps_own_mapping(uintptr_t lo, uintptr_t hi); /* overlaps memory of ps_mmap's */
+pid_t ps_flusher_tid(void);
+uintptr_t ps_flusher_stack_hint(void); /* an address on the flusher's stack; 0 none */
 
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */

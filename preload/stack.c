@@ -186,6 +186,16 @@ unsigned ps_stack_unwind_signal(uintptr_t pc, uintptr_t *ips, unsigned max)
     return n;
 }
 
+int ps_stack_backtrace(void **ips, int max)
+{
+    if (!unw_backtrace_fn || ps__unwinding)
+        return 0;
+    ps__unwinding++;
+    int n = unw_backtrace_fn(ips, max);
+    ps__unwinding--;
+    return n;
+}
+
 void ps_stack_warm(void)
 {
     void *raw[4];

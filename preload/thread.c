@@ -136,6 +136,7 @@ static void ps_thread_exit_cb(void *arg)
     int saved = errno;
     ps__busy++;
     if (t && ps__self == t) {
+        ps_scan_thread_exit((uintptr_t)__builtin_frame_address(0));
         ps_cpu_thread_end();
         if (ps_active())
             ps_ev_thread_exit(t);
@@ -189,6 +190,8 @@ void ps_thread_drain_all(bool round)
     uint64_t tick = ps_now(), mono = ps_clock_mono_ns(), unix_ns = ps_clock_unix_ns();
     for (struct ps_thread *t = atomic_load(&registry); t; t = t->next)
         ps_thread_drain(t, true);
+    if (round && atomic_load(&ps__scan_writing))
+        round = false; /* a scan's tick is older than this round: its records first */
     if (round) {
         /* statistics first: a killed process's last ROUND covers them */
         if (ps_sampler_stats_due())

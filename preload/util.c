@@ -182,6 +182,19 @@ void ps_munmap(void *p, size_t size)
     munmap(p, size);
 }
 
+/* Lock-free on purpose: the reachability scan asks while other threads
+ * are stopped, and one of them may hold regions_lock. */
+bool ps_own_mapping(uintptr_t lo, uintptr_t hi)
+{
+    unsigned n = __atomic_load_n(&nregions, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < n && i < MAX_REGIONS; i++) {
+        uintptr_t a = (uintptr_t)regions[i].p, b = a + regions[i].n;
+        if (a < hi && b > lo)
+            return true;
+    }
+    return false;
+}
+
 uint64_t ps_mapped_bytes(void)
 {
     return atomic_load(&mapped);

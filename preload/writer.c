@@ -326,11 +326,27 @@ void ps_writer_child_reset(void)
 
 /* ---- flusher ------------------------------------------------------------- */
 
+static _Atomic pid_t flusher_tid;
+static _Atomic uintptr_t flusher_stack;
+
+pid_t ps_flusher_tid(void)
+{
+    return atomic_load(&flusher_tid);
+}
+
+uintptr_t ps_flusher_stack_hint(void)
+{
+    return atomic_load(&flusher_stack);
+}
+
 static void *flusher_main(void *arg)
 {
     (void)arg;
     ps__busy = 1; /* nothing this thread does is the target's */
     in_flusher = true;
+    int here;
+    atomic_store(&flusher_tid, (pid_t)syscall(SYS_gettid));
+    atomic_store(&flusher_stack, (uintptr_t)&here);
     ps_compress_init();
     sigset_t all;
     sigfillset(&all);
@@ -352,6 +368,7 @@ static void *flusher_main(void *arg)
         uint64_t now = ps_clock_mono_ns();
         ps_sampler_tick(now);
         ps_cpu_flusher_tick();
+        ps_scan_flusher_tick(now);
         if (now - last_round >= period) {
             ps_thread_drain_all(true);
             last_round = now;
@@ -360,6 +377,8 @@ static void *flusher_main(void *arg)
         }
     }
     ps_sampler_flusher(false);
+    atomic_store(&flusher_tid, 0);
+    atomic_store(&flusher_stack, 0);
     return NULL;
 }
 

@@ -4,10 +4,12 @@
 #   scripts/setup.sh --test   + what the test suite runs (real programs, clang for the fuzz target,
 #                             rsvg-convert and node_exporter as real consumers of our SVG and metrics,
 #                             Chromium + chromedriver + selenium for the interactive SVG, go's
-#                             pprof for our pprof export)
+#                             pprof for our pprof export, valgrind whose memcheck checks the
+#                             reachability corpus)
 #   scripts/setup.sh --bench  + the tools the benchmarks compare against (heaptrack, strace)
 #                             and run (redis-server, redis-benchmark for bench/net_bench.sh,
-#                             gperftools' libprofiler for bench/cpu_bench.sh)
+#                             gperftools' libprofiler for bench/cpu_bench.sh, valgrind for
+#                             bench/scan_bench.sh)
 # Packages already installed are not fetched again, so this is quick and
 # works offline on a machine that has them.
 set -euo pipefail
@@ -18,9 +20,9 @@ for arg in "$@"; do
     --test) pkgs+=(python3 g++ libjemalloc-dev libjemalloc2 clang libclang-rt-14-dev
                    sqlite3 git cppcheck binutils redis-server redis-tools
                    librsvg2-bin python3-prometheus-client prometheus-node-exporter
-                   chromium chromium-driver python3-selenium golang-go) ;;
+                   chromium chromium-driver python3-selenium golang-go valgrind) ;;
     --bench) pkgs+=(python3 heaptrack time strace redis-server redis-tools
-                    libgoogle-perftools4 xz-utils) ;;
+                    libgoogle-perftools4 xz-utils valgrind) ;;
     *) echo "setup.sh: unknown option '$arg' (--test, --bench)" >&2; exit 2 ;;
   esac
 done

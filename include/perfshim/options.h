@@ -21,6 +21,9 @@
     X(METRICS_FILE, "", "Prometheus text file rewritten on every sample (%p pid, %e name; empty: none)") \
     X(CPU_HZ, "99", "CPU samples per second of each thread's CPU time (0: no CPU profile; at most 10000)") \
     X(CPU_SIGNAL, "SIGPROF", "signal of the CPU sampler's timers: a name (SIGPROF, SIGRTMIN+4) or a number") \
+    X(SCAN, "1", "1: classify leaks by reachability (a pointer scan at normal exit); 0: no scan") \
+    X(SCAN_SIGNAL, "", "a signal that makes the shim scan now (a name like SIGUSR2, or its number; empty: none)") \
+    X(SCAN_INTERVAL_S, "0", "scan every this many seconds, for servers that never exit (0: never)") \
     X(MAX_TRACE_MB, "0", "trace size cap in MiB: past half of it allocations are sampled (0: no cap)") \
     X(DISABLE, "0", "1: load but record nothing (the target runs untraced)")           \
     X(RECORD_LOG, "", "set by perfshim record: file where each process appends its trace path")

@@ -56,7 +56,10 @@
     X(PEER_STATS, 65, "one peer's cumulative connection and request statistics")  \
     X(PROC_STATS, 66, "process-wide counters: CPU time, connections")           \
     X(RESOURCE, 67, "one resource sample: RSS, heap, threads, fds, CPU")       \
-    X(MEMORY, 68, "a slower sample: the allocator's view and the shim's memory")
+    X(MEMORY, 68, "a slower sample: the allocator's view and the shim's memory") \
+    X(SCAN, 69, "a reachability scan began: tick, trigger, threads, regions")  \
+    X(SCAN_PAIRS, 70, "pointer candidates a scan found: (where, value) pairs")  \
+    X(SCAN_END, 71, "a reachability scan's totals; a scan without one is ignored")
 
 /* Events inside a CHUNK: X(NAME, value, description). */
 #define PS_EVENTS(X)                                                         \
@@ -136,6 +139,12 @@ enum ps_exit_kind { PS_EXIT_EXITED = 0, PS_EXIT_SIGNALED = 1, PS_EXIT_EXEC = 2 }
  * with the stack being unwound, this frame below it: the shim's own cost,
  * charged to where it was incurred. */
 #define PS_FRAME_UNWINDING 0x10u
+
+/* SCAN records (docs/trace-format.md, docs/reachability.md).  Region
+ * types: ROOT memory is scanned as roots except where a live block lies;
+ * in HEAP memory (the allocator's) only live blocks count. */
+enum ps_scan_region { PS_SCAN_ROOT = 0, PS_SCAN_HEAP = 1 };
+enum ps_scan_trigger { PS_SCAN_AT_EXIT = 1, PS_SCAN_BY_SIGNAL = 2, PS_SCAN_BY_INTERVAL = 3 };
 
 /* Stack ids: 0 means "no stack"; the shim hands out 1, 2, 3, ... and never
  * more than PS_STACK_ID_MAX (later new stacks are recorded as 0), so a

@@ -554,7 +554,7 @@ class Test:
         return "; ".join("%dB/%d %s" % (l["bytes"], l["blocks"], short_stack(l.get("stack") or [], 3))
                          for l in rep["leaks"][:n]) or "(none)"
 
-    def expect_leak(self, rep, func, marker, blocks, bytes, source=None, kind="unknown",
+    def expect_leak(self, rep, func, marker, blocks, bytes, source=None, kind="definite",
                     caller=None):
         """Exactly one leak group whose first user frame is `func` at the
         marker's line of `source` (default: --source), with these counts."""
