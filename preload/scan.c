@@ -335,7 +335,8 @@ static unsigned read_map(struct region *out, unsigned max, const struct stopped 
     }
     syscall(SYS_close, fd);
     unsigned n = 0;
-    uintptr_t flusher_sp = ps_flusher_stack_hint();
+    uintptr_t flusher_lo, flusher_hi;
+    ps_flusher_stack(&flusher_lo, &flusher_hi);
     for (size_t at = 0; at < len && n < max;) {
         const char *line = buf + at, *eol = memchr(line, '\n', len - at);
         size_t ll = eol ? (size_t)(eol - line) : len - at;
@@ -367,16 +368,8 @@ static unsigned read_map(struct region *out, unsigned max, const struct stopped 
         if (plen && s[0] == '[' && !(plen == 6 && memcmp(s, "[heap]", 6) == 0) &&
             !(plen >= 6 && memcmp(s, "[stack", 6) == 0))
             continue; /* [vvar], [vdso], [vsyscall] */
-        if (r.map_lo < self_hi && r.map_hi > self_lo)
-            continue; /* the shim's own data and bss */
-        if (ps_own_mapping(r.map_lo, r.map_hi))
-            continue; /* rings, stack table, buffers */
-        if ((uintptr_t)buf < r.map_hi && (uintptr_t)buf + cap > r.map_lo)
-            continue; /* this very text */
         r.lo = r.map_lo;
         r.hi = r.map_hi;
-        if (flusher_sp && contains(&r, flusher_sp))
-            continue; /* the shim's own thread */
         r.anon = plen == 0 || (plen >= 6 && memcmp(s, "[stack", 6) == 0);
         r.type = PS_SCAN_ROOT;
         if (plen == 6 && memcmp(s, "[heap]", 6) == 0) {
@@ -405,7 +398,40 @@ static unsigned read_map(struct region *out, unsigned max, const struct stopped 
             r.stack = true;
             r.lo = sp > r.map_lo ? sp & ~(uintptr_t)7 : r.map_lo;
         }
-        out[n++] = r;
+        /* Cut out the shim's own memory: its image, its mappings, this
+         * text, the flusher's stack.  The kernel merges neighbouring
+         * mappings of the same kind, so these may share a line of the map
+         * with the target's memory: cut, never skip the whole line. */
+        uintptr_t ex[64][2];
+        unsigned nex = ps_own_ranges(r.lo, r.hi, ex, 60);
+        ex[nex][0] = self_lo, ex[nex++][1] = self_hi;
+        ex[nex][0] = (uintptr_t)buf, ex[nex++][1] = (uintptr_t)buf + cap;
+        ex[nex][0] = flusher_lo, ex[nex++][1] = flusher_hi;
+        for (unsigned i = 1; i < nex; i++) /* by start */
+            for (unsigned j = i; j > 0 && ex[j][0] < ex[j - 1][0]; j--) {
+                uintptr_t t0 = ex[j][0], t1 = ex[j][1];
+                ex[j][0] = ex[j - 1][0], ex[j][1] = ex[j - 1][1];
+                ex[j - 1][0] = t0, ex[j - 1][1] = t1;
+            }
+        uintptr_t at_lo = r.lo;
+        for (unsigned i = 0; i <= nex && n < max; i++) {
+            uintptr_t cut_lo = i < nex ? ex[i][0] : r.hi, cut_hi = i < nex ? ex[i][1] : r.hi;
+            if (cut_hi <= at_lo || cut_lo >= r.hi) {
+                if (i < nex)
+                    continue;
+            }
+            uintptr_t piece_hi = cut_lo < r.hi ? cut_lo : r.hi;
+            if (piece_hi > at_lo) {
+                struct region p = r;
+                p.lo = at_lo;
+                p.hi = piece_hi;
+                out[n++] = p;
+            }
+            if (cut_hi > at_lo)
+                at_lo = cut_hi;
+            if (at_lo >= r.hi)
+                break;
+        }
     }
     map_buf = buf;
     map_cap = cap;

@@ -378,9 +378,10 @@ void ps_scan_at_exit(void);
 void ps_scan_child_reset(void);
 int ps_scan_signal(void);           /* PERFSHIM_SCAN_SIGNAL in force; 0 none */
 int ps_scan_target_action(const struct sigaction *act, struct sigaction *old);
-bool ps_own_mapping(uintptr_t lo, uintptr_t hi); /* overlaps memory of ps_mmap's */
+/* The ps_mmap'd ranges overlapping [LO, HI), at most MAX, into OUT. */
+unsigned ps_own_ranges(uintptr_t lo, uintptr_t hi, uintptr_t (*out)[2], unsigned max);
 pid_t ps_flusher_tid(void);
-uintptr_t ps_flusher_stack_hint(void); /* an address on the flusher's stack; 0 none */
+void ps_flusher_stack(uintptr_t *lo, uintptr_t *hi); /* the flusher thread's stack; 0, 0 none */
 
 /* ---- writer (writer.c) ---------------------------------------------------- */
 int ps_writer_open(void); /* 0 or -errno */

@@ -184,15 +184,17 @@ void ps_munmap(void *p, size_t size)
 
 /* Lock-free on purpose: the reachability scan asks while other threads
  * are stopped, and one of them may hold regions_lock. */
-bool ps_own_mapping(uintptr_t lo, uintptr_t hi)
+unsigned ps_own_ranges(uintptr_t lo, uintptr_t hi, uintptr_t (*out)[2], unsigned max)
 {
-    unsigned n = __atomic_load_n(&nregions, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n && i < MAX_REGIONS; i++) {
+    unsigned n = __atomic_load_n(&nregions, __ATOMIC_ACQUIRE), k = 0;
+    for (unsigned i = 0; i < n && i < MAX_REGIONS && k < max; i++) {
         uintptr_t a = (uintptr_t)regions[i].p, b = a + regions[i].n;
-        if (a < hi && b > lo)
-            return true;
+        if (a < hi && b > lo) {
+            out[k][0] = a;
+            out[k++][1] = b;
+        }
     }
-    return false;
+    return k;
 }
 
 uint64_t ps_mapped_bytes(void)

@@ -327,16 +327,18 @@ void ps_writer_child_reset(void)
 /* ---- flusher ------------------------------------------------------------- */
 
 static _Atomic pid_t flusher_tid;
-static _Atomic uintptr_t flusher_stack;
+static uintptr_t flusher_stack_lo;
+static _Atomic uintptr_t flusher_stack_hi; /* set last: 0 until both are known */
 
 pid_t ps_flusher_tid(void)
 {
     return atomic_load(&flusher_tid);
 }
 
-uintptr_t ps_flusher_stack_hint(void)
+void ps_flusher_stack(uintptr_t *lo, uintptr_t *hi)
 {
-    return atomic_load(&flusher_stack);
+    *hi = atomic_load(&flusher_stack_hi);
+    *lo = *hi ? flusher_stack_lo : 0;
 }
 
 static void *flusher_main(void *arg)
@@ -344,9 +346,17 @@ static void *flusher_main(void *arg)
     (void)arg;
     ps__busy = 1; /* nothing this thread does is the target's */
     in_flusher = true;
-    int here;
     atomic_store(&flusher_tid, (pid_t)syscall(SYS_gettid));
-    atomic_store(&flusher_stack, (uintptr_t)&here);
+    pthread_attr_t self;
+    void *stack_lo;
+    size_t stack_len;
+    if (pthread_getattr_np(pthread_self(), &self) == 0) {
+        if (pthread_attr_getstack(&self, &stack_lo, &stack_len) == 0) {
+            flusher_stack_lo = (uintptr_t)stack_lo;
+            atomic_store(&flusher_stack_hi, (uintptr_t)stack_lo + stack_len);
+        }
+        pthread_attr_destroy(&self);
+    }
     ps_compress_init();
     sigset_t all;
     sigfillset(&all);
@@ -378,7 +388,7 @@ static void *flusher_main(void *arg)
     }
     ps_sampler_flusher(false);
     atomic_store(&flusher_tid, 0);
-    atomic_store(&flusher_stack, 0);
+    atomic_store(&flusher_stack_hi, 0);
     return NULL;
 }
 
