@@ -186,9 +186,11 @@ run threads-tsc PERFSHIM_CLOCK=tsc PERFSHIM_STACK_DEPTH=4 "$tmp/threads" 20
 run slow-zstd PERFSHIM_FLUSH_MS=10 "$tmp/slow"
 run net PERFSHIM_STACK_DEPTH=8 "$tmp/net-prog"
 run cpu PERFSHIM_CPU_HZ=999 PERFSHIM_STACK_DEPTH=16 "$tmp/cpu-prog"
+# reachability scan records (SCAN, SCAN_PAIRS, SCAN_END) at exit
+run scan PERFSHIM_STACK_DEPTH=4 PERFSHIM_COMPRESS=0 "$tmp/threads" 5
 run sh-exec PERFSHIM_STACK_DEPTH=8 /bin/sh -c '/bin/true; exec /bin/echo hi'
 
-for d in ls threads-small threads-raw threads-tsc slow-zstd net cpu; do
+for d in ls threads-small threads-raw threads-tsc slow-zstd net cpu scan; do
     cp "$(ls "$tmp/$d"/*.trace | head -1)" "$out/$d.seed"
 done
 # sh forks /bin/true (its own trace, ends with END) and then execs echo
