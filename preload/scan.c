@@ -230,6 +230,8 @@ static unsigned stop_world(int sig, unsigned *missed)
                 asked[nasked++] = tids[i];
                 added++;
             }
+        if (round && !added)
+            break; /* nothing new since the last wait */
         uint64_t t0 = ps_clock_mono_ns(), last = t0;
         while (atomic_load(&nparked) < nasked && ps_clock_mono_ns() - t0 < STOP_WAIT_NS) {
             struct timespec ts = {0, 50000};
@@ -241,8 +243,6 @@ static unsigned stop_world(int sig, unsigned *missed)
                         asked[i--] = asked[--nasked]; /* it has exited */
             }
         }
-        if (!added)
-            break;
     }
     unsigned nparked_now = atomic_load(&nparked);
     *missed = nasked > nparked_now ? nasked - nparked_now : 0;
@@ -607,9 +607,17 @@ static void run(int trigger, uintptr_t my_sp)
     int sig = ps_cpu_claim_signal();
     if (!sig)
         return;
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&scan_lock, &expected, 1))
-        return; /* one scan at a time; the other trigger's scan covers it */
+    /* One scan at a time.  The exit scan waits for a periodic one to end
+     * (that one stops this thread too); a periodic one yields to any. */
+    for (;;) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&scan_lock, &expected, 1))
+            break;
+        if (trigger != PS_SCAN_AT_EXIT)
+            return;
+        struct timespec ts = {0, 1000000};
+        syscall(SYS_nanosleep, &ts, NULL);
+    }
     static struct region rg[MAX_REGIONS];
     static struct targets tg;
     struct pairs ps = {0};
