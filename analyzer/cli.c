@@ -67,13 +67,16 @@ int ps_reports_build(char *const *paths, size_t n, const struct ps_report_opts *
                      struct ps_reports *out)
 {
     out->n = n;
-    out->sym = NULL;
     out->r = calloc(n ? n : 1, sizeof *out->r);
-    int rc = out->r ? ps_sym_new(&out->sym) : PS_ENOMEM;
-    for (size_t k = 0; !rc && k < n; k++)
-        rc = ps_report_build(paths[k], out->sym, opts, &out->r[k]);
-    if (!rc) {
-        const char *const *w = ps_sym_warnings(out->sym);
+    out->sym = calloc(n ? n : 1, sizeof *out->sym);
+    int rc = out->r && out->sym ? 0 : PS_ENOMEM;
+    for (size_t k = 0; !rc && k < n; k++) {
+        rc = ps_sym_new(&out->sym[k]);
+        if (!rc)
+            rc = ps_report_build(paths[k], out->sym[k], opts, &out->r[k]);
+    }
+    for (size_t k = 0; !rc && k < n; k++) {
+        const char *const *w = ps_sym_warnings(out->sym[k]);
         for (; w && *w; w++)
             fprintf(stderr, "perfshim: warning: %s\n", *w);
     }
@@ -84,8 +87,10 @@ void ps_reports_free(struct ps_reports *rs)
 {
     for (size_t k = 0; rs->r && k < rs->n; k++)
         ps_report_free(rs->r[k]);
+    for (size_t k = 0; rs->sym && k < rs->n; k++)
+        ps_sym_free(rs->sym[k]);
     free(rs->r);
-    ps_sym_free(rs->sym);
+    free(rs->sym);
     rs->r = NULL;
     rs->sym = NULL;
 }

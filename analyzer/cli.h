@@ -25,7 +25,9 @@ int output_close(struct output *o, int rc);
 struct ps_reports {
     struct ps_report **r;
     size_t n;
-    struct ps_symbolizer *sym;
+    /* One per trace: module ids are only unique within a trace, and the
+     * symbolizer caches modules by id. */
+    struct ps_symbolizer **sym;
 };
 
 /* Read and analyse N traces (OPTS may be NULL), then print the symbolizer's
