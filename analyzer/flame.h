@@ -65,6 +65,11 @@ const char *ps_flame_frame_name(const struct ps_frame *fr);
 /* Writers: 0, or a negative PS_E* code (PS_EIO on a write error). */
 int ps_flame_write_folded(FILE *out, const struct ps_flame *f);
 int ps_flame_write_svg(FILE *out, const struct ps_flame *f);        /* flame_svg.c */
+/* The same graph as an <svg> element for an HTML page (no XML declaration,
+ * no error hook of its own): its ids start with IDP ("leak-", made of
+ * [a-z0-9-]), the root is IDP "flame", its styles apply inside it only,
+ * and its API is the root element's psFlame rather than window's. */
+int ps_flame_write_svg_embedded(FILE *out, const struct ps_flame *f, const char *idp);
 int ps_flame_write_pprof(FILE *out, const struct ps_flame *f);      /* flame_pprof.c */
 int ps_flame_write_speedscope(FILE *out, const struct ps_flame *f); /* flame_speedscope.c */
 

@@ -31,8 +31,14 @@
  * matched(), frames() (every frame, drawn or not: [name, start, weight,
  * count, depth]).  rsvg-convert and other static renderers ignore the
  * script and show the graph as written.  Weights above 2^53 would lose
- * precision in the script (not in the markup). */
+ * precision in the script (not in the markup).
+ *
+ * Embedded in an HTML page (ps_flame_write_svg_embedded, for `report
+ * --format html`) the same markup and script run with every id prefixed,
+ * the styles scoped to the graph's own root, psFlame on that root instead
+ * of window, and Ctrl-F left to the browser: several graphs share a page. */
 #include "flame.h"
+#include "markup.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -63,25 +69,7 @@ static size_t utf8_len(const unsigned char *s)
 {
     if (s[0] < 0x80)
         return (s[0] >= 0x20 && s[0] != 0x7f) ? 1 : 0;
-    size_t n;
-    uint32_t cp;
-    if ((s[0] & 0xe0) == 0xc0)
-        n = 2, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        n = 3, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        n = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-        return 0;
-    return n;
+    return (size_t)ps_utf8_seq(s);
 }
 
 /* S itself when it is clean, else a copy with control characters made
@@ -331,20 +319,35 @@ out:
 
 /* ---- output --------------------------------------------------------------------- */
 
+/* '@' stands for the scope of every rule ("" standalone, "#IDPflame "
+ * embedded, so that a page's other SVGs keep their own look) and '$' for
+ * the id prefix (see put_style). */
 static const char style[] =
-    "text { font-family: monospace; font-size: 12px; fill: #000; }\n"
-    "#ps-title { font-family: sans-serif; font-size: 17px; }\n"
-    ".sub { fill: #444; }\n"
-    ".frame rect { cursor: pointer; }\n"
-    ".frame:hover rect { stroke: #000; stroke-width: 0.5; }\n"
-    ".frame text { pointer-events: none; }\n"
-    ".frame.anc rect { opacity: 0.55; }\n"
-    ".frame.match rect { fill: rgb(230,30,230); }\n"
-    ".hide { display: none; }\n"
-    ".ctl { cursor: pointer; }\n"
-    ".ctl rect { fill: #f2f2f2; stroke: #888; }\n"
-    ".ctl.off { opacity: 0.45; }\n"
-    "#ps-matched { font-weight: bold; }\n";
+    "@text { font-family: monospace; font-size: 12px; fill: #000; }\n"
+    "@#$ps-title { font-family: sans-serif; font-size: 17px; }\n"
+    "@.sub { fill: #444; }\n"
+    "@.frame rect { cursor: pointer; }\n"
+    "@.frame:hover rect { stroke: #000; stroke-width: 0.5; }\n"
+    "@.frame text { pointer-events: none; }\n"
+    "@.frame.anc rect { opacity: 0.55; }\n"
+    "@.frame.match rect { fill: rgb(230,30,230); }\n"
+    "@.hide { display: none; }\n"
+    "@.ctl { cursor: pointer; }\n"
+    "@.ctl rect { fill: #f2f2f2; stroke: #888; }\n"
+    "@.ctl.off { opacity: 0.45; }\n"
+    "@#$ps-matched { font-weight: bold; }\n";
+
+static void put_style(FILE *out, const char *idp)
+{
+    for (const char *p = style; *p; p++) {
+        if (*p == '@' && *idp)
+            fprintf(out, "#%sflame ", idp);
+        else if (*p == '$')
+            fputs(idp, out);
+        else if (*p != '@')
+            fputc(*p, out);
+    }
+}
 
 /* window.onerror first, so that nothing goes unrecorded. */
 static const char script_errors[] =
@@ -357,10 +360,11 @@ static const char script_errors[] =
 static const char script[] =
     "(function () {\n"
     "'use strict';\n"
-    "var C = PS_CONF, NS = 'http://www.w3.org/2000/svg', doc = document, root = doc.documentElement;\n"
+    "var C = PS_CONF, NS = 'http://www.w3.org/2000/svg', doc = document;\n"
+    "var root = C.idp ? doc.getElementById(C.idp + 'flame') : doc.documentElement;\n"
     "var full = C.width - 2 * C.pad, nodes = [], view = null, re = null, pct = 0;\n"
-    "var frames = doc.getElementById('ps-frames'), details = doc.getElementById('ps-details');\n"
-    "var matched = doc.getElementById('ps-matched'), resetCtl = doc.getElementById('ps-reset');\n"
+    "var frames = doc.getElementById(C.idp + 'ps-frames'), details = doc.getElementById(C.idp + 'ps-details');\n"
+    "var matched = doc.getElementById(C.idp + 'ps-matched'), resetCtl = doc.getElementById(C.idp + 'ps-reset');\n"
     "var enc = typeof TextEncoder === 'function' ? new TextEncoder() : null;\n"
     "\n"
     "function num(n) { return String(n).replace(/\\B(?=(\\d{3})+(?!\\d))/g, ','); }\n"
@@ -525,9 +529,9 @@ static const char script[] =
     "root.addEventListener('click', function (ev) {\n"
     "  var t = ev.target, g = t && t.closest ? t.closest('g.frame, g.ctl') : null;\n"
     "  if (!g) return;\n"
-    "  if (g.id === 'ps-reset') reset();\n"
-    "  else if (g.id === 'ps-search') ask();\n"
-    "  else if (g.id === 'ps-clear') clear();\n"
+    "  if (g.id === C.idp + 'ps-reset') reset();\n"
+    "  else if (g.id === C.idp + 'ps-search') ask();\n"
+    "  else if (g.id === C.idp + 'ps-clear') clear();\n"
     "  else if (g.psNode) zoomTo(g.psNode);\n"
     "});\n"
     "root.addEventListener('mouseover', function (ev) {\n"
@@ -535,7 +539,8 @@ static const char script[] =
     "  if (g && g.psNode) details.textContent = tip(g.psNode);\n"
     "});\n"
     "root.addEventListener('mouseout', function () { details.textContent = ' '; });\n"
-    "window.addEventListener('keydown', function (ev) {\n"
+    "/* Embedded in a page with other graphs, Ctrl-F stays the browser's. */\n"
+    "if (!C.idp) window.addEventListener('keydown', function (ev) {\n"
     "  if ((ev.ctrlKey || ev.metaKey) && (ev.key === 'f' || ev.key === 'F')) {\n"
     "    ev.preventDefault();\n"
     "    ask();\n"
@@ -543,23 +548,24 @@ static const char script[] =
     "    clear();\n"
     "  }\n"
     "});\n"
-    "window.psFlame = {search: search, clear: clear, zoomTo: zoomTo, reset: reset,\n"
-    "                  matched: function () { return pct; },\n"
-    "                  frames: function () {\n"
-    "                    return nodes.map(function (n) { return [n.name, n.start, n.weight, n.count, n.depth]; });\n"
-    "                  }};\n"
+    "root.psFlame = {search: search, clear: clear, zoomTo: zoomTo, reset: reset,\n"
+    "                matched: function () { return pct; },\n"
+    "                frames: function () {\n"
+    "                  return nodes.map(function (n) { return [n.name, n.start, n.weight, n.count, n.depth]; });\n"
+    "                }};\n"
+    "if (!C.idp) window.psFlame = root.psFlame;\n"
     "layout();\n"
     "root.setAttribute('data-ready', '1');\n"
     "})();\n";
 
-static void put_button(FILE *out, const char *id, const char *cls, double x, int y, double w,
+static void put_button(FILE *out, const char *idp, const char *id, const char *cls, double x, int y, double w,
                        const char *text, const char *tip)
 {
     fprintf(out,
-            "<g id=\"%s\" class=\"ctl%s\"><title>%s</title>"
+            "<g id=\"%s%s\" class=\"ctl%s\"><title>%s</title>"
             "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"18\" rx=\"3\"/>"
             "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text></g>\n",
-            id, cls, tip, x, y, w, x + w / 2, y + 13, text);
+            idp, id, cls, tip, x, y, w, x + w / 2, y + 13, text);
 }
 
 static void put_frame(FILE *out, const struct ps_flame *f, const struct tree *t, const struct node *n)
@@ -624,24 +630,25 @@ static int put_names(FILE *out, const struct tree *t, const bool *drawn, uint32_
 }
 
 /* Title, command line, totals, then the controls. */
-static int put_header(FILE *out, const struct ps_flame *f, const struct tree *t)
+static int put_header(FILE *out, const struct ps_flame *f, const struct tree *t, const char *idp)
 {
-    fprintf(out, "<text id=\"ps-title\" x=\"%d\" y=\"24\" text-anchor=\"middle\">", WIDTH / 2);
+    fprintf(out, "<text id=\"%sps-title\" x=\"%d\" y=\"24\" text-anchor=\"middle\">", idp, WIDTH / 2);
     put_xml(out, f->title);
     fputs(" flame graph</text>\n", out);
     bool owned;
     const char *cmd = clean_name(f->command ? f->command : "", &owned);
     if (!cmd)
         return PS_ENOMEM;
-    fprintf(out, "<text id=\"ps-command\" class=\"sub\" x=\"%d\" y=\"44\" text-anchor=\"middle\"><title>",
-            WIDTH / 2);
+    fprintf(out, "<text id=\"%sps-command\" class=\"sub\" x=\"%d\" y=\"44\" text-anchor=\"middle\"><title>",
+            idp, WIDTH / 2);
     put_xml(out, cmd);
     fputs("</title>", out);
     put_label(out, cmd, WIDTH - 2 * PAD);
     fputs("</text>\n", out);
     if (owned)
         free((char *)cmd);
-    fprintf(out, "<text id=\"ps-total\" class=\"sub\" x=\"%d\" y=\"62\" text-anchor=\"middle\">total ", WIDTH / 2);
+    fprintf(out, "<text id=\"%sps-total\" class=\"sub\" x=\"%d\" y=\"62\" text-anchor=\"middle\">total ", idp,
+            WIDTH / 2);
     put_num(out, t->nodes[0].weight);
     fprintf(out, " %s in ", f->unit);
     put_num(out, t->nodes[0].count);
@@ -651,16 +658,17 @@ static int put_header(FILE *out, const struct ps_flame *f, const struct tree *t)
     if (f->per_thread)
         fputs(", by thread", out);
     fputs("</text>\n", out);
-    put_button(out, "ps-reset", " off", PAD, TOP - 24, 92, "Reset zoom", "Show the whole graph (or click the root)");
-    put_button(out, "ps-search", "", WIDTH - PAD - 124, TOP - 24, 64, "Search",
+    put_button(out, idp, "ps-reset", " off", PAD, TOP - 24, 92, "Reset zoom", "Show the whole graph (or click the root)");
+    put_button(out, idp, "ps-search", "", WIDTH - PAD - 124, TOP - 24, 64, "Search",
                "Highlight frames matching a substring or regular expression (Ctrl-F)");
-    put_button(out, "ps-clear", "", WIDTH - PAD - 52, TOP - 24, 52, "Clear", "Clear the search (Escape)");
+    put_button(out, idp, "ps-clear", "", WIDTH - PAD - 52, TOP - 24, 52, "Clear", "Clear the search (Escape)");
     return 0;
 }
 
 /* The script's data (PS_CONF, PS_NAMES, PS_OMITTED: start, weight, count,
  * depth and name index of each frame not drawn), then the script. */
-static int put_script(FILE *out, const struct ps_flame *f, const struct tree *t, const bool *drawn)
+static int put_script(FILE *out, const struct ps_flame *f, const struct tree *t, const bool *drawn,
+                      const char *idp)
 {
     uint32_t *name_of = calloc(t->n, sizeof *name_of);
     if (!name_of)
@@ -670,9 +678,10 @@ static int put_script(FILE *out, const struct ps_flame *f, const struct tree *t,
     fprintf(out,
             "var PS_CONF = {type: \"%s\", unit: \"%s\", countUnit: \"%s\", perThread: %s, total: %" PRIu64
             ", width: %d, pad: %d, top: %d, frameH: %d, maxDepth: %" PRIu32 ", minPx: %g, charW: %g"
-            ", palette: [%d,%d,%d,%d,%d,%d], rootRgb: \"" ROOT_RGB "\", threadRgb: \"" THREAD_RGB "\"};\n",
+            ", palette: [%d,%d,%d,%d,%d,%d], rootRgb: \"" ROOT_RGB "\", threadRgb: \"" THREAD_RGB "\""
+            ", idp: \"%s\"};\n",
             f->type_name, f->unit, f->count_unit, f->per_thread ? "true" : "false", t->nodes[0].weight, WIDTH, PAD,
-            TOP, FRAME_H, t->max_depth, MIN_PX, CHAR_W, pal[0], pal[1], pal[2], pal[3], pal[4], pal[5]);
+            TOP, FRAME_H, t->max_depth, MIN_PX, CHAR_W, pal[0], pal[1], pal[2], pal[3], pal[4], pal[5], idp);
     int rc = put_names(out, t, drawn, name_of);
     if (!rc) {
         fputs("var PS_OMITTED = [", out);
@@ -693,7 +702,9 @@ static int put_script(FILE *out, const struct ps_flame *f, const struct tree *t,
     return rc;
 }
 
-int ps_flame_write_svg(FILE *out, const struct ps_flame *f)
+/* The SVG; IDP "" for a document of its own, else an <svg> to put inside
+ * an HTML page (see flame.h). */
+static int write_svg(FILE *out, const struct ps_flame *f, const char *idp)
 {
     struct tree t;
     int rc = tree_build(f, &t);
@@ -712,33 +723,40 @@ int ps_flame_write_svg(FILE *out, const struct ps_flame *f)
     }
     int below = TOP + (int)(t.max_depth + 1) * FRAME_H, height = below + BOTTOM;
 
-    fprintf(out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" data-type=\"%s\" data-total=\"%" PRIu64 "\" data-omitted=\"%zu\">\n",
+    if (!*idp)
+        fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
+    fputs("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" ", out);
+    if (*idp)
+        fprintf(out, "id=\"%sflame\" class=\"ps-flame\" ", idp);
+    fprintf(out, "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" data-type=\"%s\" data-total=\"%" PRIu64
+                 "\" data-omitted=\"%zu\">\n",
             WIDTH, height, WIDTH, height, f->type_name, t.nodes[0].weight, omitted);
-    fprintf(out, "<script type=\"text/javascript\"><![CDATA[\n%s]]></script>\n", script_errors);
-    fprintf(out, "<style type=\"text/css\"><![CDATA[\n%s]]></style>\n", style);
+    /* embedded, the page records errors itself, before any graph */
+    if (!*idp)
+        fprintf(out, "<script type=\"text/javascript\"><![CDATA[\n%s]]></script>\n", script_errors);
+    fputs("<style type=\"text/css\"><![CDATA[\n", out);
+    put_style(out, idp);
+    fputs("]]></style>\n", out);
     fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fdfdf8\"/>\n", WIDTH, height);
-    rc = put_header(out, f, &t);
+    rc = put_header(out, f, &t, idp);
     if (!rc) {
-        fputs("<g id=\"ps-frames\">\n", out);
+        fprintf(out, "<g id=\"%sps-frames\">\n", idp);
         for (size_t i = 0; i < t.n; i++)
             if (drawn[i])
                 put_frame(out, f, &t, &t.nodes[i]);
         fputs("</g>\n", out);
-        fprintf(out, "<text id=\"ps-details\" x=\"%d\" y=\"%d\"> </text>\n", PAD, below + 18);
-        fprintf(out, "<text id=\"ps-matched\" class=\"hide\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n",
-                WIDTH - PAD, below + 18);
+        fprintf(out, "<text id=\"%sps-details\" x=\"%d\" y=\"%d\"> </text>\n", idp, PAD, below + 18);
+        fprintf(out, "<text id=\"%sps-matched\" class=\"hide\" x=\"%d\" y=\"%d\" text-anchor=\"end\"></text>\n",
+                idp, WIDTH - PAD, below + 18);
         if (omitted)
             fprintf(out,
-                    "<text id=\"ps-omitted\" class=\"sub\" x=\"%d\" y=\"%d\">%zu frame%s narrower than %.1f px "
+                    "<text id=\"%sps-omitted\" class=\"sub\" x=\"%d\" y=\"%d\">%zu frame%s narrower than %.1f px "
                     "not drawn (zoom in to see them)</text>\n",
-                    PAD, below + 36, omitted, omitted == 1 ? "" : "s", MIN_PX);
+                    idp, PAD, below + 36, omitted, omitted == 1 ? "" : "s", MIN_PX);
         if (!t.nodes[0].weight)
             fprintf(out, "<text class=\"sub\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">no %s in this trace</text>\n",
                     WIDTH / 2, below + 36, f->unit);
-        rc = put_script(out, f, &t, drawn);
+        rc = put_script(out, f, &t, drawn, idp);
     }
     if (!rc)
         fputs("</svg>\n", out);
@@ -747,4 +765,14 @@ int ps_flame_write_svg(FILE *out, const struct ps_flame *f)
     if (!rc && ferror(out))
         rc = PS_EIO;
     return rc;
+}
+
+int ps_flame_write_svg(FILE *out, const struct ps_flame *f)
+{
+    return write_svg(out, f, "");
+}
+
+int ps_flame_write_svg_embedded(FILE *out, const struct ps_flame *f, const char *idp)
+{
+    return write_svg(out, f, idp && *idp ? idp : "ps-");
 }

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 #include "errors.h"
 #include "flame.h"
+#include "html.h"
 #include "perfshim/options.h"
 #include "report.h"
 
@@ -22,10 +24,15 @@ static void usage(FILE *out)
             "  record   [-o TEMPLATE] [--KNOB VALUE]... [--] CMD ARGS...\n"
             "           run CMD with the shim, write its trace; --KNOB is a PERFSHIM_* name\n"
             "           in lower case with '-' (--flush-ms 200, --net 0)\n"
-            "  report   [--format text|json|markdown] [--warmup D] [-o FILE] TRACE...\n"
+            "  report   [--format text|json|markdown|html] [--warmup D] [-o FILE] TRACE...\n"
             "  flame    --type alloc|leak|cpu|offcpu [--format folded|svg|pprof|speedscope]\n"
             "           [--per-thread] [-o FILE] TRACE\n"
             "  timeline [--format csv|json|svg] [-o FILE] TRACE\n"
+            "  check    [--rules FILE] [--max-leaked-bytes [KINDS=]N] [--max-latency WHAT.PCT=D]...\n"
+            "           [--include-reachable] [--junit FILE] TRACE\n"
+            "           exit 0 when every rule holds, 1 when one fails (rules: docs/usage.md)\n"
+            "  diff     [--format text|json|markdown] [--threshold PCT] [--min-latency-us N]\n"
+            "           [-o FILE] BASELINE CURRENT   exit 1 when CURRENT regressed\n"
             "  soak     --duration D [--warmup D] [--load CMD] [--ready CMD] [--stop term|kill]\n"
             "           [--grace D] [--ready-timeout D] [-o TEMPLATE] [--format F] [--KNOB VALUE]...\n"
             "           [--] SERVER ARGS...   run SERVER under load for D, then report its growth\n"
@@ -48,7 +55,7 @@ static int cmd_report(int argc, char **argv)
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--format") == 0 || strcmp(argv[i], "-f") == 0) {
             if (++i >= argc)
-                return ps_error_set(PS_EUSAGE, "report: --format needs a value (text, json, markdown)");
+                return ps_error_set(PS_EUSAGE, "report: --format needs a value (text, json, markdown, html)");
             format = argv[i];
         } else if (strncmp(argv[i], "--format=", 9) == 0) {
             format = argv[i] + 9;
@@ -75,8 +82,10 @@ static int cmd_report(int argc, char **argv)
         writer = ps_write_json;
     else if (strcmp(format, "markdown") == 0 || strcmp(format, "md") == 0)
         writer = ps_write_markdown;
+    else if (strcmp(format, "html") == 0)
+        writer = ps_write_html;
     else
-        return ps_error_set(PS_EUSAGE, "report: unknown format '%s' (text, json, markdown)", format);
+        return ps_error_set(PS_EUSAGE, "report: unknown format '%s' (text, json, markdown, html)", format);
     if (i >= argc)
         return ps_error_set(PS_EUSAGE, "report: no trace file given");
     struct ps_reports rs;
@@ -195,8 +204,14 @@ int main(int argc, char **argv)
         rc = ps_cmd_soak(argc - 1, argv + 1);
         if (rc >= 0)
             return rc;
-    } else if (strcmp(cmd, "diff") == 0 || strcmp(cmd, "check") == 0) {
-        rc = ps_error_set(PS_EUSAGE, "'%s' is not available in this version of perfshim", cmd);
+    } else if (strcmp(cmd, "check") == 0) {
+        rc = ps_cmd_check(argc - 1, argv + 1);
+        if (rc >= 0)
+            return rc; /* 0 all rules hold, 1 one failed */
+    } else if (strcmp(cmd, "diff") == 0) {
+        rc = ps_cmd_diff(argc - 1, argv + 1);
+        if (rc >= 0)
+            return rc; /* 0 no regression, 1 regressed */
     } else {
         rc = ps_error_set(PS_EUSAGE, "unknown command '%s' (see perfshim --help)", cmd);
     }

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "errors.h"
 #include "report.h"
+#include "timeline.h"
 
 #define COLUMNS                                                                              \
     "time_s,rss_bytes,vm_bytes,heap_live_bytes,heap_live_blocks,heap_usable_bytes,threads,fds," \
@@ -209,7 +210,9 @@ static void panel(FILE *out, int top, const char *ylabel, double scale, bool int
 #undef PY
 }
 
-static int write_svg(FILE *out, const struct ps_report *r, const struct row *rows)
+/* The chart; ID NULL for a document of its own, else an <svg id=ID> for
+ * an HTML page: no XML declaration, styles scoped to it. */
+static int svg(FILE *out, const struct ps_report *r, const struct row *rows, const char *id)
 {
     const struct ps_trace *t = r->t;
     size_t n = t->nsamples;
@@ -240,14 +243,19 @@ static int write_svg(FILE *out, const struct ps_report *r, const struct row *row
     const char *unit = scale == 1 << 30 ? "memory (GiB)" : scale == 1 << 20 ? "memory (MiB)" : "memory (KiB)";
     double xmax = n ? x[n - 1] : 1;
     int height = TOP + 4 * (PANEL_H + GAP) + 10;
-    fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                 "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
-                 "<style>.tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}"
-                 ".legend{font-size:12px;fill:#222}.title{font-size:16px;fill:#111}</style>\n"
+    char scope[80] = "";
+    if (id) {
+        snprintf(scope, sizeof scope, "#%s ", id);
+        fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"%s\" class=\"ps-timeline\" ", id);
+    } else {
+        fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" ");
+    }
+    fprintf(out, "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\">\n"
+                 "<style>%s.tick{font-size:11px;fill:#444}%s.axis{font-size:12px;fill:#222}"
+                 "%s.legend{font-size:12px;fill:#222}%s.title{font-size:16px;fill:#111}</style>\n"
                  "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                  "<text class=\"title\" x=\"%d\" y=\"28\">perfshim timeline: ",
-            W, height, W, height, LEFT);
+            W, height, W, height, scope, scope, scope, scope, LEFT);
     for (size_t i = 0; i < t->proc.argc && i < 8; i++) {
         if (i)
             fputc(' ', out);
@@ -268,6 +276,23 @@ static int write_svg(FILE *out, const struct ps_report *r, const struct row *row
     for (int k = 0; k < 6; k++)
         free(v[k]);
     return 0;
+}
+
+static int write_svg(FILE *out, const struct ps_report *r, const struct row *rows)
+{
+    return svg(out, r, rows, NULL);
+}
+
+int ps_timeline_write_svg(FILE *out, const struct ps_report *r, const char *id)
+{
+    if (!r->t->nsamples)
+        return 0;
+    struct row *rows = rows_of(r);
+    if (!rows)
+        return PS_ENOMEM;
+    int rc = svg(out, r, rows, id);
+    free(rows);
+    return rc;
 }
 
 int ps_cmd_timeline(int argc, char **argv)

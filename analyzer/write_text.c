@@ -7,22 +7,14 @@
 
 #include "errors.h"
 #include "report.h"
+#include "markup.h"
 
 #define TOP_LEAKS 10
 #define TOP_FRAMES 12
 
-/* 1234567 -> "1,234,567" */
 static const char *commas(uint64_t v, char *buf)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v), o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = 0;
-    return buf;
+    return ps_commas(v, buf);
 }
 
 static const char *human(uint64_t v, char *buf)
