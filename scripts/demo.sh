@@ -6,7 +6,8 @@
 # peers) and its leak and off-CPU flame graphs as folded stacks.  Then a
 # 20-second soak of the same program as a long-running server under a
 # looping client: the verdict, the growing site, where its CPU time goes,
-# a timeline chart and an interactive CPU flame graph.
+# a timeline chart and an interactive CPU flame graph.  Last, the first
+# run as one HTML page, and a CI gate (perfshim check) on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -42,3 +43,14 @@ echo
 echo "== perfshim flame --type cpu --format svg -o $out/cpu.svg $out/soak.*.trace   (click to zoom, Ctrl-F to search)"
 build/bin/perfshim flame --type cpu --format svg -o "$out/cpu.svg" "$out"/soak.*.trace
 ls -l "$out/cpu.svg"
+echo
+echo "== perfshim report --format html -o $out/report.html $out/leaky.*.trace   (one page, offline)"
+build/bin/perfshim report --format html -o "$out/report.html" "$out"/leaky.*.trace
+ls -l "$out/report.html"
+echo
+echo "== perfshim check --max-leaked-bytes definite+indirect=0 --max-latency requests.p99=50ms $out/leaky.*.trace"
+echo "   (a CI gate: exit 1 when a rule breaks; this example leaks on purpose)"
+rc=0
+build/bin/perfshim check --max-leaked-bytes definite+indirect=0 --max-latency requests.p99=50ms \
+  "$out"/leaky.*.trace || rc=$?
+echo "exit status $rc"
