@@ -602,8 +602,26 @@ static uintptr_t exit_caller_sp(const struct region *stack, uintptr_t from)
     return from;
 }
 
+/* Only glibc's malloc is scanned.  Other allocators (jemalloc, tcmalloc)
+ * keep their metadata in anonymous mappings, where a conservative scan
+ * cannot tell it from the program's data, and it points at block starts
+ * (a slab's first region, a large extent): every lost block would come
+ * out reachable.  Their leaks stay "unknown". */
+static bool glibc_malloc(void)
+{
+    Dl_info info;
+    return ps_real.malloc && dladdr((void *)ps_real.malloc, &info) && info.dli_fname &&
+           strstr(info.dli_fname, "libc.so") != NULL;
+}
+
 static void run(int trigger, uintptr_t my_sp)
 {
+    static int said;
+    if (!glibc_malloc()) {
+        if (ps__opt.verbose && !said++)
+            ps_say("no reachability scan: the target's malloc is not glibc's; leak kinds stay unknown");
+        return;
+    }
     int sig = ps_cpu_claim_signal();
     if (!sig)
         return;
