@@ -575,9 +575,10 @@ static void put_record_end(unsigned id, uint64_t pairs, uint64_t bytes, uint64_t
  * still hold what deeper calls (the shim's malloc hook among them) left
  * there.  memcheck's allocator runs on its own stack and leaves nothing, so
  * those stale copies would make lost blocks look reachable.  Found by
- * walking the return addresses and locating, on the stack, the one through
- * which exit() was entered. */
-static uintptr_t exit_caller_sp(const struct region *stack, uintptr_t from)
+ * walking the return addresses (before the world stops: libunwind and
+ * dladdr take the loader's lock, which a stopped thread may hold), then
+ * locating on the stack the one through which exit() was entered. */
+static uintptr_t exit_return_address(void)
 {
     void *ips[96];
     int n = ps_stack_backtrace(ips, 96);
@@ -592,13 +593,17 @@ static uintptr_t exit_caller_sp(const struct region *stack, uintptr_t from)
             uintptr_t ip = (uintptr_t)ips[i] - 1;
             if (ip < lo || ip >= hi)
                 continue;
-            uintptr_t ret = (uintptr_t)ips[i + 1];
-            for (uintptr_t a = from & ~(uintptr_t)7; a + 8 <= stack->map_hi; a += 8)
-                if (*(const uintptr_t *)a == ret)
-                    return a + 8; /* the caller's stack pointer before the call */
-            return from;
+            return (uintptr_t)ips[i + 1];
         }
     }
+    return 0;
+}
+
+static uintptr_t exit_caller_sp(const struct region *stack, uintptr_t from, uintptr_t ret)
+{
+    for (uintptr_t a = from & ~(uintptr_t)7; ret && a + 8 <= stack->map_hi; a += 8)
+        if (*(const uintptr_t *)a == ret)
+            return a + 8; /* the caller's stack pointer before the call */
     return from;
 }
 
@@ -609,9 +614,15 @@ static uintptr_t exit_caller_sp(const struct region *stack, uintptr_t from)
  * out reachable.  Their leaks stay "unknown". */
 static bool glibc_malloc(void)
 {
-    Dl_info info;
-    return ps_real.malloc && dladdr((void *)ps_real.malloc, &info) && info.dli_fname &&
-           strstr(info.dli_fname, "libc.so") != NULL;
+    static int known; /* 0 not asked, 1 glibc, 2 another */
+    if (!known) {
+        Dl_info info;
+        known = ps_real.malloc && dladdr((void *)ps_real.malloc, &info) && info.dli_fname &&
+                        strstr(info.dli_fname, "libc.so") != NULL
+                    ? 1
+                    : 2;
+    }
+    return known == 1;
 }
 
 static void run(int trigger, uintptr_t my_sp)
@@ -640,6 +651,7 @@ static void run(int trigger, uintptr_t my_sp)
     static struct targets tg;
     struct pairs ps = {0};
     uint64_t t0 = ps_clock_mono_ns(), bytes = 0;
+    uintptr_t exit_ret = my_sp ? exit_return_address() : 0;
     atomic_store(&ps__scan_writing, 1);
     /* Writes already in progress on other threads finish first: their
      * events must be in rings, not half-made, when the tick is taken. */
@@ -651,7 +663,7 @@ static void run(int trigger, uintptr_t my_sp)
     unsigned nrg = read_map(rg, MAX_REGIONS, stopped, nst, my_sp, missed == 0);
     for (unsigned i = 0; my_sp && i < nrg; i++)
         if (rg[i].stack && contains(&rg[i], my_sp))
-            rg[i].lo = exit_caller_sp(&rg[i], my_sp);
+            rg[i].lo = exit_caller_sp(&rg[i], my_sp, exit_ret);
 
     tg.n = 0;
     for (unsigned i = 0; i < nrg && tg.n < MAX_REGIONS; i++)
