@@ -8,32 +8,5 @@
 # use it as it is).  Needs xz and gperftools' libprofiler:
 # scripts/setup.sh --bench installs them (xz-utils, libgoogle-perftools4).
 set -euo pipefail
-here=$(dirname "$(readlink -f "$0")")
-root=$(cd "$here/.." && pwd)
-build="$root/build"
-nobuild=0
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[i]}" in
-    -h|--help) exec python3 "$here/cpu_bench.py" --help ;;
-    --build|--build-dir) build=${args[i + 1]:-} ;;
-    --build=*|--build-dir=*) build=${args[i]#*=} ;;
-    --no-build) nobuild=1 ;;
-  esac
-done
-[ -n "$build" ] || { echo "cpu_bench: --build needs a directory" >&2; exit 2; }
-
-if [ "$nobuild" -eq 0 ]; then
-  command -v cmake >/dev/null || { echo "cpu_bench: cmake not installed: run scripts/setup.sh" >&2; exit 2; }
-  log=$(mktemp)
-  if ! { [ -f "$build/CMakeCache.txt" ] ||
-         cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo; } >"$log" 2>&1 ||
-     ! cmake --build "$build" -j"$(nproc)" --target perfshim_preload perfshim >>"$log" 2>&1; then
-    echo "cpu_bench: building perfshim in $build failed:" >&2
-    tail -n 20 "$log" | sed 's/^/      | /' >&2
-    rm -f "$log"
-    exit 2
-  fi
-  rm -f "$log"
-fi
-exec python3 "$here/cpu_bench.py" "$@"
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+bench_main cpu_bench -- "$@"

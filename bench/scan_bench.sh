@@ -8,32 +8,5 @@
 # Builds the shim, the tool and scan_target in BUILD first (default
 # <repo>/build; --no-build: use it as it is).  valgrind: scripts/setup.sh --bench.
 set -euo pipefail
-here=$(dirname "$(readlink -f "$0")")
-root=$(cd "$here/.." && pwd)
-build="$root/build"
-nobuild=0
-args=("$@")
-for ((i = 0; i < ${#args[@]}; i++)); do
-  case "${args[i]}" in
-    -h|--help) exec python3 "$here/scan_bench.py" --help ;;
-    --build|--build-dir) build=${args[i + 1]:-} ;;
-    --build=*|--build-dir=*) build=${args[i]#*=} ;;
-    --no-build) nobuild=1 ;;
-  esac
-done
-[ -n "$build" ] || { echo "scan_bench: --build needs a directory" >&2; exit 2; }
-
-if [ "$nobuild" -eq 0 ]; then
-  command -v cmake >/dev/null || { echo "scan_bench: cmake not installed: run scripts/setup.sh" >&2; exit 2; }
-  log=$(mktemp)
-  if ! { [ -f "$build/CMakeCache.txt" ] ||
-         cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo; } >"$log" 2>&1 ||
-     ! cmake --build "$build" -j"$(nproc)" --target perfshim_preload perfshim scan_target >>"$log" 2>&1; then
-    echo "scan_bench: building perfshim in $build failed:" >&2
-    tail -n 20 "$log" | sed 's/^/      | /' >&2
-    rm -f "$log"
-    exit 2
-  fi
-  rm -f "$log"
-fi
-exec python3 "$here/scan_bench.py" "$@"
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+bench_main scan_bench --target scan_target -- "$@"
