@@ -1,9 +1,10 @@
 """Helpers shared by the benchmark scripts (overhead.py, net_bench.py):
-medians, formatting, the verdict word, a clean environment and a check for
-other load on the machine.  Python 3 standard library only."""
+medians, formatting, the verdict word, a clean environment, a check for
+other load on the machine, and the build outputs a wrapper has built.  Python 3 standard library only."""
 import os
 import socket
 import statistics
+import sys
 import time
 
 
@@ -72,3 +73,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def built(build_dir, name, *extra):
+    """(shim, tool, BUILD/bin/EXTRA...) in BUILD_DIR, or exit 2 with one line
+    naming the bench/NAME.sh wrapper that builds them."""
+    paths = [os.path.join(build_dir, "lib", "libperfshim.so"), os.path.join(build_dir, "bin", "perfshim")]
+    paths += [os.path.join(build_dir, "bin", e) for e in extra]
+    for p in paths:
+        if not os.access(p, os.R_OK):
+            print("%s: %s missing: run bench/%s.sh, which builds it" % (name, p, name), file=sys.stderr)
+            sys.exit(2)
+    return paths

@@ -104,15 +104,6 @@ def die(msg, code=2):
     sys.exit(code)
 
 
-def ensure_built(build_dir):
-    shim = os.path.join(build_dir, "lib", "libperfshim.so")
-    tool = os.path.join(build_dir, "bin", "perfshim")
-    if os.access(shim, os.R_OK) and os.access(tool, os.X_OK):
-        return shim, tool
-    die("perfshim is not built (%s missing): run bench/cpu_bench.sh, which builds it"
-        % (shim if not os.access(shim, os.R_OK) else tool))
-
-
 def hang_report(pid, path):
     """What a process that overran its time is doing: per thread its state and
     kernel wait channel, then every thread's user stack (eu-stack, else gdb)."""
@@ -377,7 +368,7 @@ def main():
     if missing:
         die("not installed: %s.\n%s" % ("; ".join(missing), SETUP_HINT))
     args.build_dir = os.path.abspath(args.build_dir)
-    shim, tool = ensure_built(args.build_dir)
+    shim, tool = benchlib.built(args.build_dir, "cpu_bench")
 
     configs = [Config("untraced"), Config("perfshim", 0)] + [Config("perfshim", hz) for hz in rates]
     if not args.no_gperftools:

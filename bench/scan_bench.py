@@ -217,12 +217,7 @@ def main():
     if args.runs < 1 or args.blocks < 1000 or args.blocks % 100 or args.timeout <= 0:
         die("-n >= 1, --blocks >= 1000 and a multiple of 100, --timeout > 0")
     build = os.path.abspath(args.build_dir)
-    shim = os.path.join(build, "lib", "libperfshim.so")
-    tool = os.path.join(build, "bin", "perfshim")
-    target = os.path.join(build, "bin", "scan_target")
-    for p in (shim, tool, target):
-        if not os.access(p, os.R_OK):
-            die("%s missing: run bench/scan_bench.sh, which builds it" % p)
+    shim, tool, target = benchlib.built(build, "scan_bench", "scan_target")
     vg = None if args.no_valgrind else shutil.which("valgrind")
     if not args.no_valgrind and not vg:
         print("scan_bench: valgrind is not installed (scripts/setup.sh --bench): no memcheck run",

@@ -449,15 +449,6 @@ def analyze(tool, trace, timeout, d):
 
 # -------------------------------------------------------------------- main ---
 
-def ensure_built(build_dir):
-    shim = os.path.join(build_dir, "lib", "libperfshim.so")
-    tool = os.path.join(build_dir, "bin", "perfshim")
-    if os.access(shim, os.R_OK) and os.access(tool, os.X_OK):
-        return shim, tool
-    die("perfshim is not built (%s missing): run bench/soak_bench.sh, which builds it"
-        % (shim if not os.access(shim, os.R_OK) else tool))
-
-
 def has_soak(tool):
     p = subprocess.run([tool, "--help"], capture_output=True, text=True, env=clean_env())
     return re.search(r"^\s+soak\b", p.stdout + p.stderr, re.M) is not None
@@ -522,7 +513,7 @@ def main():
     if missing:
         die("%s not installed: run scripts/setup.sh --bench" % ", ".join(missing))
     args.build_dir = os.path.abspath(args.build_dir)
-    shim, tool = ensure_built(args.build_dir)
+    shim, tool = benchlib.built(args.build_dir, "soak_bench")
     tmp = tempfile.mkdtemp(prefix="perfshim-soakbench-")
     try:
         return bench(args, tools, shim, tool, tmp)
