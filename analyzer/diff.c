@@ -638,20 +638,6 @@ static void site_where(const struct site *s, char *buf, size_t size)
         snprintf(buf, size, "%s  in %s", f->function ? f->function : "??", base_name(f->module));
 }
 
-static void command_of(const struct ps_report *r, char *buf, size_t size)
-{
-    size_t o = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < r->t->proc.argc && o + 4 < size; i++) {
-        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", r->t->proc.argv[i]);
-        if (n < 0 || (size_t)n >= size - o) {
-            strcpy(buf + size - 4, "...");
-            return;
-        }
-        o += (size_t)n;
-    }
-}
-
 static const char *metric_label(const struct metric *m, char *buf, size_t size)
 {
     if (m->label)
@@ -737,8 +723,8 @@ static void text_metrics(FILE *out, const struct diff *d, const char *section, c
 static int write_text(FILE *out, const struct diff *d, bool md)
 {
     char cb[200], cc[200];
-    command_of(d->b, cb, sizeof cb);
-    command_of(d->c, cc, sizeof cc);
+    ps_trace_command(d->b->t, cb, sizeof cb);
+    ps_trace_command(d->c->t, cc, sizeof cc);
     if (md) {
         fprintf(out, "## perfshim diff\n\n**%s**: %zu regression%s beyond %g%% (latency changes under %g us "
                      "ignored)\n\n",
@@ -773,13 +759,6 @@ static int write_text(FILE *out, const struct diff *d, bool md)
 
 /* ---- json ------------------------------------------------------------------------- */
 
-static void add_u64(cJSON *o, const char *key, uint64_t v)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRIu64, v);
-    cJSON_AddRawToObject(o, key, buf);
-}
-
 static void add_i64(cJSON *o, const char *key, int64_t v)
 {
     char buf[24];
@@ -804,7 +783,7 @@ static cJSON *run_json(const struct ps_report *r)
     cJSON *cmd = cJSON_AddArrayToObject(o, "command");
     for (size_t i = 0; i < r->t->proc.argc; i++)
         cJSON_AddItemToArray(cmd, cJSON_CreateString(r->t->proc.argv[i]));
-    add_u64(o, "pid", r->t->proc.pid);
+    ps_json_add_u64(o, "pid", r->t->proc.pid);
     cJSON_AddNumberToObject(o, "duration_s", r->duration_s);
     cJSON_AddStringToObject(o, "exit", r->exit);
     return o;
@@ -815,10 +794,10 @@ static cJSON *side_json(const struct site *s)
     if (!s)
         return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
-    add_u64(o, "allocations", s->allocs);
-    add_u64(o, "allocated_bytes", s->alloc_bytes);
-    add_u64(o, "leaked_bytes", s->leaked_bytes);
-    add_u64(o, "leaked_blocks", s->leaked_blocks);
+    ps_json_add_u64(o, "allocations", s->allocs);
+    ps_json_add_u64(o, "allocated_bytes", s->alloc_bytes);
+    ps_json_add_u64(o, "leaked_bytes", s->leaked_bytes);
+    ps_json_add_u64(o, "leaked_blocks", s->leaked_blocks);
     return o;
 }
 
@@ -832,7 +811,7 @@ static cJSON *site_json(const struct pair *p)
         cJSON_AddStringToObject(o, "file", ps_display_path(f->file));
     else
         cJSON_AddNullToObject(o, "file");
-    add_u64(o, "line", f ? (uint64_t)f->line : 0);
+    ps_json_add_u64(o, "line", f ? (uint64_t)f->line : 0);
     cJSON_AddItemToObject(o, "baseline", side_json(p->b));
     cJSON_AddItemToObject(o, "current", side_json(p->c));
     add_i64(o, "leaked_bytes_change", p->leak_delta);
@@ -846,7 +825,7 @@ static cJSON *site_json(const struct pair *p)
             cJSON_AddStringToObject(x, "file", ps_display_path(s->frames[i].file));
         else
             cJSON_AddNullToObject(x, "file");
-        add_u64(x, "line", (uint64_t)s->frames[i].line);
+        ps_json_add_u64(x, "line", (uint64_t)s->frames[i].line);
         cJSON_AddStringToObject(x, "module", s->frames[i].module ? s->frames[i].module : "");
         cJSON_AddBoolToObject(x, "inlined", s->frames[i].inlined);
         cJSON_AddItemToArray(st, x);
@@ -903,14 +882,7 @@ static int write_json(FILE *out, const struct diff *d)
         }
         free(v);
     }
-    char *s = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!s)
-        return PS_ENOMEM;
-    fputs(s, out);
-    fputc('\n', out);
-    free(s);
-    return ferror(out) ? PS_EIO : 0;
+    return ps_json_print(out, root);
 }
 
 /* ---- the command ------------------------------------------------------------------ */

@@ -119,18 +119,10 @@ int ps_flame_build(struct ps_report *r, enum ps_flame_type type, bool per_thread
     f->duration_s = r->duration_s;
     f->cpu_hz = type == PS_FLAME_CPU ? t->proc.cpu_hz : 0;
     f->period = f->cpu_hz ? 1000000000ull / f->cpu_hz : 0;
-    size_t len = 1;
-    for (size_t i = 0; i < t->proc.argc; i++)
-        len += strlen(t->proc.argv[i]) + 1;
-    char *cmd = calloc(1, len);
-    if (!cmd)
+    char cmd[4096];
+    ps_trace_command(t, cmd, sizeof cmd);
+    if (!(f->command = strdup(cmd)))
         return PS_ENOMEM;
-    for (size_t i = 0; i < t->proc.argc; i++) {
-        if (i)
-            strcat(cmd, " ");
-        strcat(cmd, t->proc.argv[i]);
-    }
-    f->command = cmd;
 
     size_t cap = 0;
     int rc = 0;

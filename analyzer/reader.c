@@ -622,6 +622,21 @@ const struct ps_module *ps_trace_module_at(const struct ps_trace *t, uint64_t ad
     return fallback;
 }
 
+void ps_trace_command(const struct ps_trace *t, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < t->proc.argc && o + 4 < size; i++) {
+        const char *a = t->proc.argv[i];
+        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", *a ? a : "''");
+        if (n < 0 || (size_t)n >= size - o) {
+            strcpy(buf + size - 4, "...");
+            return;
+        }
+        o += (size_t)n;
+    }
+}
+
 const char *ps_trace_exit_string(const struct ps_trace *t, char *buf, size_t size)
 {
     if (t->end.signal)

@@ -93,6 +93,12 @@ int ps_report_stack_frames(struct ps_report *r, uint32_t id, struct ps_frame **f
 
 int ps_write_text(FILE *out, struct ps_report **r, size_t n);
 int ps_write_json(FILE *out, struct ps_report **r, size_t n);
+/* OBJ[KEY] = V, written exactly (cJSON's numbers are doubles); for the
+ * other JSON writers (diff) too. */
+struct cJSON;
+void ps_json_add_u64(struct cJSON *obj, const char *key, uint64_t v);
+/* Print DOC and a newline to OUT, then delete it: 0, PS_ENOMEM or PS_EIO. */
+int ps_json_print(FILE *out, struct cJSON *doc);
 int ps_write_markdown(FILE *out, struct ps_report **r, size_t n);
 
 /* "src/x.c" for display: the path relative to the current directory when

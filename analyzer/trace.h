@@ -158,6 +158,9 @@ void ps_trace_free(struct ps_trace *t);
 double ps_trace_seconds(const struct ps_trace *t, uint64_t tick);
 /* The module that held ADDRESS when a stack captured at TICK was taken. */
 const struct ps_module *ps_trace_module_at(const struct ps_trace *t, uint64_t address, uint64_t tick);
+/* The command line, arguments joined by spaces ('' for an empty one), cut
+ * with "..." when it does not fit SIZE (at least 4) bytes. */
+void ps_trace_command(const struct ps_trace *t, char *buf, size_t size);
 /* "exited 0", "signal 9", "exec", "unknown". */
 const char *ps_trace_exit_string(const struct ps_trace *t, char *buf, size_t size);
 

@@ -9,7 +9,7 @@
 #include "report.h"
 
 /* Integers are written exactly (cJSON's numbers are doubles). */
-static void add_u64(cJSON *o, const char *key, uint64_t v)
+void ps_json_add_u64(cJSON *o, const char *key, uint64_t v)
 {
     char buf[24];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
@@ -30,7 +30,7 @@ static cJSON *stack_json(const struct ps_frame *f, size_t n)
             cJSON_AddStringToObject(o, "file", ps_display_path(f[i].file));
         else
             cJSON_AddNullToObject(o, "file");
-        add_u64(o, "line", (uint64_t)f[i].line);
+        ps_json_add_u64(o, "line", (uint64_t)f[i].line);
         cJSON_AddBoolToObject(o, "inlined", f[i].inlined);
         cJSON_AddItemToArray(arr, o);
     }
@@ -63,18 +63,18 @@ static void net_json(cJSON *root, const struct ps_net_summary *n)
     for (size_t i = 0; i < n->ncalls; i++) {
         const struct ps_call_summary *c = &n->calls[i];
         cJSON *o = cJSON_AddObjectToObject(calls, c->name);
-        add_u64(o, "count", c->count);
-        add_u64(o, "errors", c->errors);
-        add_u64(o, "eagain", c->eagain);
-        add_u64(o, "eintr", c->eintr);
-        add_u64(o, "partial", c->partial);
-        add_u64(o, "bytes", c->bytes);
+        ps_json_add_u64(o, "count", c->count);
+        ps_json_add_u64(o, "errors", c->errors);
+        ps_json_add_u64(o, "eagain", c->eagain);
+        ps_json_add_u64(o, "eintr", c->eintr);
+        ps_json_add_u64(o, "partial", c->partial);
+        ps_json_add_u64(o, "bytes", c->bytes);
         add_latency(o, &c->lat, true);
     }
     if (n->has_requests) {
         const struct ps_request_summary *r = &n->requests;
         cJSON *o = cJSON_AddObjectToObject(root, "requests");
-        add_u64(o, "count", r->lat.count);
+        ps_json_add_u64(o, "count", r->lat.count);
         add_latency(o, &r->lat, true);
         cJSON_AddNumberToObject(o, "throughput_rps", round(r->throughput_rps * 1000.0) / 1000.0);
         cJSON_AddNumberToObject(o, "busy_s", round(r->busy_s * 1e6) / 1e6);
@@ -85,18 +85,18 @@ static void net_json(cJSON *root, const struct ps_net_summary *n)
         const struct ps_peer_summary *p = &n->peers[i];
         cJSON *o = cJSON_AddObjectToObject(peers, p->name);
         cJSON_AddStringToObject(o, "direction", p->dir == PS_PEER_INBOUND ? "inbound" : "outbound");
-        add_u64(o, "connections", p->connections);
-        add_u64(o, "requests", p->requests);
-        add_u64(o, "errors", p->errors);
-        add_u64(o, "bytes_in", p->bytes_in);
-        add_u64(o, "bytes_out", p->bytes_out);
+        ps_json_add_u64(o, "connections", p->connections);
+        ps_json_add_u64(o, "requests", p->requests);
+        ps_json_add_u64(o, "errors", p->errors);
+        ps_json_add_u64(o, "bytes_in", p->bytes_in);
+        ps_json_add_u64(o, "bytes_out", p->bytes_out);
         add_latency(o, &p->lat, false);
         if (p->dir == PS_PEER_OUTBOUND) {
             add_us(o, "connect_p50_us", p->connect.p50_us);
             add_us(o, "connect_max_us", p->connect.max_us);
         }
     }
-    add_u64(root, "connections_peak", n->connections_peak);
+    ps_json_add_u64(root, "connections_peak", n->connections_peak);
 }
 
 static void add_rate(cJSON *o, const char *key, double v)
@@ -107,16 +107,16 @@ static void add_rate(cJSON *o, const char *key, double v)
 static void resources_json(cJSON *root, const struct ps_resources *x)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "resources");
-    add_u64(o, "rss_start_bytes", x->rss_start);
-    add_u64(o, "rss_peak_bytes", x->rss_peak);
-    add_u64(o, "rss_end_bytes", x->rss_end);
+    ps_json_add_u64(o, "rss_start_bytes", x->rss_start);
+    ps_json_add_u64(o, "rss_peak_bytes", x->rss_peak);
+    ps_json_add_u64(o, "rss_end_bytes", x->rss_end);
     add_rate(o, "rss_growth_bytes_per_min", x->rss_growth_bytes_per_min);
     add_rate(o, "heap_growth_bytes_per_min", x->heap_growth_bytes_per_min);
-    add_u64(o, "threads_peak", x->threads_peak);
-    add_u64(o, "fds_peak", x->fds_peak);
-    add_u64(o, "samples", x->samples);
-    add_u64(o, "vm_peak_bytes", x->vm_peak);
-    add_u64(o, "heap_end_bytes", x->heap_end);
+    ps_json_add_u64(o, "threads_peak", x->threads_peak);
+    ps_json_add_u64(o, "fds_peak", x->fds_peak);
+    ps_json_add_u64(o, "samples", x->samples);
+    ps_json_add_u64(o, "vm_peak_bytes", x->vm_peak);
+    ps_json_add_u64(o, "heap_end_bytes", x->heap_end);
     cJSON_AddNumberToObject(o, "rss_steadiness", round(x->rss_steadiness * 1000) / 1000);
     cJSON_AddNumberToObject(o, "heap_steadiness", round(x->heap_steadiness * 1000) / 1000);
     cJSON_AddNumberToObject(o, "warmup_s", round(x->warmup_s * 1000) / 1000);
@@ -124,19 +124,19 @@ static void resources_json(cJSON *root, const struct ps_resources *x)
     cJSON_AddStringToObject(o, "verdict", x->verdict);
     cJSON_AddNumberToObject(o, "cpu_s", round(x->cpu_s * 1000) / 1000);
     cJSON_AddNumberToObject(o, "shim_cpu_s", round(x->shim_cpu_s * 1000) / 1000);
-    add_u64(o, "shim_memory_peak_bytes", x->shim_memory_peak);
-    add_u64(o, "trace_bytes", x->trace_bytes);
+    ps_json_add_u64(o, "shim_memory_peak_bytes", x->shim_memory_peak);
+    ps_json_add_u64(o, "trace_bytes", x->trace_bytes);
     add_rate(o, "trace_bytes_per_min", x->trace_bytes_per_min);
     if (x->has_memory) {
         cJSON *m = cJSON_AddObjectToObject(o, "memory");
         cJSON_AddStringToObject(m, "allocator", x->allocator);
-        add_u64(m, "rss_bytes", x->mem_rss);
-        add_u64(m, "rss_anon_bytes", x->mem_rss_anon);
-        add_u64(m, "rss_file_bytes", x->mem_rss_file);
-        add_u64(m, "heap_live_bytes", x->mem_heap_live);
-        add_u64(m, "allocator_overhead_bytes", x->mem_allocator_overhead);
-        add_u64(m, "allocator_free_bytes", x->mem_allocator_free);
-        add_u64(m, "non_heap_bytes", x->mem_non_heap);
+        ps_json_add_u64(m, "rss_bytes", x->mem_rss);
+        ps_json_add_u64(m, "rss_anon_bytes", x->mem_rss_anon);
+        ps_json_add_u64(m, "rss_file_bytes", x->mem_rss_file);
+        ps_json_add_u64(m, "heap_live_bytes", x->mem_heap_live);
+        ps_json_add_u64(m, "allocator_overhead_bytes", x->mem_allocator_overhead);
+        ps_json_add_u64(m, "allocator_free_bytes", x->mem_allocator_free);
+        ps_json_add_u64(m, "non_heap_bytes", x->mem_non_heap);
     }
 }
 
@@ -149,9 +149,9 @@ static void cpu_func_json(cJSON *arr, const struct ps_cpu_func *f, uint64_t all)
     else
         cJSON_AddNullToObject(o, "file");
     cJSON_AddStringToObject(o, "module", f->module);
-    add_u64(o, "self_samples", f->self);
+    ps_json_add_u64(o, "self_samples", f->self);
     cJSON_AddNumberToObject(o, "self_percent", round(f->self * 10000.0 / all) / 100);
-    add_u64(o, "total_samples", f->total);
+    ps_json_add_u64(o, "total_samples", f->total);
     cJSON_AddNumberToObject(o, "total_percent", round(f->total * 10000.0 / all) / 100);
     cJSON_AddItemToArray(arr, o);
 }
@@ -179,17 +179,17 @@ static void scans_json(cJSON *root, const struct ps_report *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "time_s", ps_trace_seconds(t, s->tick));
         cJSON_AddStringToObject(o, "trigger", trig[s->trigger]);
-        add_u64(o, "blocks", s->blocks);
+        ps_json_add_u64(o, "blocks", s->blocks);
         cJSON_AddNumberToObject(o, "duration_ms", s->pause_ns / 1e6);
         cJSON_AddNumberToObject(o, "total_ms", s->total_ns / 1e6);
-        add_u64(o, "bytes_scanned", s->bytes);
-        add_u64(o, "threads_stopped", s->threads - s->missed);
-        add_u64(o, "threads_missed", s->missed);
+        ps_json_add_u64(o, "bytes_scanned", s->bytes);
+        ps_json_add_u64(o, "threads_stopped", s->threads - s->missed);
+        ps_json_add_u64(o, "threads_missed", s->missed);
         cJSON *k = cJSON_AddObjectToObject(o, "kinds");
         for (int j = PS_KIND_DEFINITE; j < PS_KIND_COUNT; j++) {
             cJSON *x = cJSON_AddObjectToObject(k, ps_kind_names[j]);
-            add_u64(x, "bytes", s->kind_bytes[j]);
-            add_u64(x, "blocks", s->kind_blocks[j]);
+            ps_json_add_u64(x, "bytes", s->kind_bytes[j]);
+            ps_json_add_u64(x, "blocks", s->kind_blocks[j]);
         }
         cJSON_AddItemToArray(a, o);
     }
@@ -200,15 +200,15 @@ static void cpu_json(cJSON *root, const struct ps_report *r)
     const struct ps_trace *t = r->t;
     cJSON *o = cJSON_AddObjectToObject(root, "cpu");
     uint64_t all = r->cpu.weight;
-    add_u64(o, "hz", t->proc.cpu_hz);
-    add_u64(o, "samples", all);
+    ps_json_add_u64(o, "hz", t->proc.cpu_hz);
+    ps_json_add_u64(o, "samples", all);
     cJSON_AddNumberToObject(o, "cpu_seconds", round(all * 1000.0 / t->proc.cpu_hz) / 1000);
-    add_u64(o, "dropped", r->t->net->cpu_dropped);
+    ps_json_add_u64(o, "dropped", r->t->net->cpu_dropped);
     cJSON *th = cJSON_AddArrayToObject(o, "threads");
     for (size_t i = 0; i < r->ncpu_threads; i++) {
         cJSON *x = cJSON_CreateObject();
-        add_u64(x, "tid", r->cpu_threads[i].tid);
-        add_u64(x, "samples", r->cpu_threads[i].samples);
+        ps_json_add_u64(x, "tid", r->cpu_threads[i].tid);
+        ps_json_add_u64(x, "samples", r->cpu_threads[i].samples);
         cJSON_AddItemToArray(th, x);
     }
     cJSON *fs = cJSON_AddArrayToObject(o, "top_functions");
@@ -234,44 +234,44 @@ static cJSON *report_json(const struct ps_report *r)
     const struct ps_heap *h = r->h;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "perfshim_version", PERFSHIM_VERSION);
-    add_u64(root, "trace_format_version", t->version);
+    ps_json_add_u64(root, "trace_format_version", t->version);
 
     cJSON *proc = cJSON_AddObjectToObject(root, "process");
-    add_u64(proc, "pid", t->proc.pid);
-    add_u64(proc, "ppid", t->proc.ppid);
+    ps_json_add_u64(proc, "pid", t->proc.pid);
+    ps_json_add_u64(proc, "ppid", t->proc.ppid);
     cJSON *cmd = cJSON_AddArrayToObject(proc, "command");
     for (size_t i = 0; i < t->proc.argc; i++)
         cJSON_AddItemToArray(cmd, cJSON_CreateString(t->proc.argv[i]));
     cJSON_AddStringToObject(proc, "executable", t->proc.exe);
-    add_u64(proc, "start_unix_ns", t->proc.start_unix_ns);
+    ps_json_add_u64(proc, "start_unix_ns", t->proc.start_unix_ns);
     cJSON_AddNumberToObject(proc, "duration_s", r->duration_s);
     cJSON_AddStringToObject(proc, "exit", r->exit);
     cJSON_AddBoolToObject(proc, "trace_truncated", t->end.truncated);
 
     cJSON *sum = cJSON_AddObjectToObject(root, "summary");
-    add_u64(sum, "allocations", h->allocations);
-    add_u64(sum, "frees", h->frees);
-    add_u64(sum, "reallocations", h->reallocations);
-    add_u64(sum, "total_allocated_bytes", h->total_allocated);
-    add_u64(sum, "peak_heap_bytes", h->peak_bytes);
+    ps_json_add_u64(sum, "allocations", h->allocations);
+    ps_json_add_u64(sum, "frees", h->frees);
+    ps_json_add_u64(sum, "reallocations", h->reallocations);
+    ps_json_add_u64(sum, "total_allocated_bytes", h->total_allocated);
+    ps_json_add_u64(sum, "peak_heap_bytes", h->peak_bytes);
     cJSON_AddNumberToObject(sum, "peak_heap_s", r->peak_s);
-    add_u64(sum, "leaked_bytes", r->leaked_bytes);
-    add_u64(sum, "leaked_blocks", r->leaked_blocks);
-    add_u64(sum, "reachable_bytes", r->reachable_bytes);
-    add_u64(sum, "reachable_blocks", r->reachable_blocks);
+    ps_json_add_u64(sum, "leaked_bytes", r->leaked_bytes);
+    ps_json_add_u64(sum, "leaked_blocks", r->leaked_blocks);
+    ps_json_add_u64(sum, "reachable_bytes", r->reachable_bytes);
+    ps_json_add_u64(sum, "reachable_blocks", r->reachable_blocks);
     cJSON *kinds = cJSON_AddObjectToObject(sum, "leak_kinds");
     for (int k = PS_KIND_DEFINITE; k <= PS_KIND_COUNT; k++) {
         int kind = k % PS_KIND_COUNT; /* unknown last */
         cJSON *o = cJSON_AddObjectToObject(kinds, ps_kind_names[kind]);
-        add_u64(o, "bytes", r->kind_bytes[kind]);
-        add_u64(o, "blocks", r->kind_blocks[kind]);
+        ps_json_add_u64(o, "bytes", r->kind_bytes[kind]);
+        ps_json_add_u64(o, "blocks", r->kind_blocks[kind]);
     }
-    add_u64(sum, "untracked_frees", h->unknown_frees);
+    ps_json_add_u64(sum, "untracked_frees", h->unknown_frees);
     cJSON_AddBoolToObject(sum, "live_at_end", r->live_at_end);
     cJSON_AddBoolToObject(sum, "sampled", h->shift != 0 || h->frozen);
     if (h->shift || h->frozen) {
         cJSON_AddNumberToObject(sum, "sampled_from_s", ps_trace_seconds(t, h->sampled_tick));
-        add_u64(sum, "sample_bytes", h->shift ? 1ull << h->shift : 0);
+        ps_json_add_u64(sum, "sample_bytes", h->shift ? 1ull << h->shift : 0);
         if (h->frozen)
             cJSON_AddNumberToObject(sum, "heap_events_stopped_s", ps_trace_seconds(t, h->frozen_tick));
     }
@@ -280,8 +280,8 @@ static cJSON *report_json(const struct ps_report *r)
     for (size_t i = 0; i < r->nleaks; i++) {
         const struct ps_leak *l = &r->leaks[i];
         cJSON *o = cJSON_CreateObject();
-        add_u64(o, "bytes", l->bytes);
-        add_u64(o, "blocks", l->blocks);
+        ps_json_add_u64(o, "bytes", l->bytes);
+        ps_json_add_u64(o, "blocks", l->blocks);
         cJSON_AddStringToObject(o, "kind", l->kind);
         cJSON_AddItemToObject(o, "stack", stack_json(l->frames, l->nframes));
         cJSON_AddItemToArray(leaks, o);
@@ -299,8 +299,8 @@ static cJSON *report_json(const struct ps_report *r)
         add_rate(o, "growth_bytes_per_min", p->growth_bytes_per_min);
         add_rate(o, "growth_blocks_per_min", p->growth_blocks_per_min);
         add_rate(o, "recent_growth_bytes_per_min", p->recent_bytes_per_min);
-        add_u64(o, "live_bytes_end", p->live_bytes_end);
-        add_u64(o, "live_blocks_end", p->live_blocks_end);
+        ps_json_add_u64(o, "live_bytes_end", p->live_bytes_end);
+        ps_json_add_u64(o, "live_blocks_end", p->live_blocks_end);
         cJSON_AddNumberToObject(o, "steadiness", round(p->steadiness * 1000) / 1000);
         cJSON_AddStringToObject(o, "status", p->status);
         cJSON_AddItemToObject(o, "stack", stack_json(r->suspects[i].frames, r->suspects[i].nframes));
@@ -319,6 +319,11 @@ int ps_write_json(FILE *out, struct ps_report **r, size_t n)
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(doc, report_json(r[i]));
     }
+    return ps_json_print(out, doc);
+}
+
+int ps_json_print(FILE *out, struct cJSON *doc)
+{
     char *s = cJSON_Print(doc);
     cJSON_Delete(doc);
     if (!s)

@@ -52,21 +52,6 @@ static void location(const struct ps_frame *f, char *buf, size_t size)
                  f->address);
 }
 
-static void command_line(const struct ps_trace *t, char *buf, size_t size)
-{
-    size_t o = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < t->proc.argc && o + 4 < size; i++) {
-        const char *a = t->proc.argv[i];
-        int n = snprintf(buf + o, size - o, "%s%s", i ? " " : "", *a ? a : "''");
-        if (n < 0 || (size_t)n >= size - o) {
-            strcpy(buf + size - 4, "...");
-            return;
-        }
-        o += (size_t)n;
-    }
-}
-
 /* Microseconds, to three significant figures or whole. */
 static const char *us(double v, char *buf)
 {
@@ -387,7 +372,7 @@ static void text_one(FILE *out, const struct ps_report *r)
     const struct ps_trace *t = r->t;
     const struct ps_heap *h = r->h;
     char a[32], b[32], c[32], cmd[80];
-    command_line(t, cmd, sizeof cmd);
+    ps_trace_command(t, cmd, sizeof cmd);
     text_verdict(out, r);
     fprintf(out, "perfshim report: %s\n", cmd);
     fprintf(out, "  pid %" PRIu64 ", %s after %.3f s; trace %s\n", t->proc.pid, r->exit,
@@ -514,7 +499,7 @@ static void md_one(FILE *out, const struct ps_report *r)
     const struct ps_trace *t = r->t;
     const struct ps_heap *h = r->h;
     char a[32], b[32], cmd[200];
-    command_line(t, cmd, sizeof cmd);
+    ps_trace_command(t, cmd, sizeof cmd);
     fprintf(out, "## perfshim report: `%s`\n\n", cmd);
     fprintf(out, "pid %" PRIu64 ", %s after %.3f s\n\n", t->proc.pid, r->exit, r->duration_s);
     if (r->res.present) {
